@@ -1,0 +1,14 @@
+"""Real environments behind one factory, the vector-env collector and the episode store."""
+from envs.errors import DreamditError
+from envs.factory import list_env_specs, make_env
+from envs.store import EpisodeStore
+from envs.vector import EpisodeCollector, make_vector_env
+
+__all__ = [
+    "DreamditError",
+    "EpisodeCollector",
+    "EpisodeStore",
+    "list_env_specs",
+    "make_env",
+    "make_vector_env",
+]
