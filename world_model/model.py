@@ -1,0 +1,113 @@
+"""The world model: EDM-preconditioned trajectory DiT with its training loss.
+
+A training segment holds C context frames followed by H future frames. Future
+frames are noised (one level per frame part of the time, one shared level the
+rest); context frames get only a small augmentation. Rewards and terminations
+of frame k are those of the transition that led into it.
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from world_model.dit import DiTConfig, TrajectoryDiT
+from world_model.edm import (edm_loss_weight, edm_scalings, reward_bins, sample_training_sigmas, twohot,
+                             twohot_mean)
+
+
+@dataclass
+class WorldModelConfig:
+    context: int = 4
+    """C: real frames the dream starts from (also the policy's window)"""
+    horizon: int = 16
+    """H: future frames generated jointly"""
+    sigma_data: float = 1.0
+    """EDM's data standard deviation (latents are normalised to unit variance)"""
+    p_mean: float = -0.4
+    """mean of log(sigma) during training"""
+    p_std: float = 1.2
+    """std of log(sigma) during training"""
+    independent_noise_prob: float = 0.5
+    """fraction of segments whose future frames get independent noise levels"""
+    context_noise_max: float = 0.1
+    """context frames get noise uniform in [0, this] (augmentation against drift)"""
+    reward_weight: float = 1.0
+    """weight of the reward cross-entropy"""
+    end_weight: float = 1.0
+    """weight of the termination cross-entropy"""
+
+
+def actions_into_frames(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
+    """Actions taken at each frame (B, T) -> the action that led into each frame (B, T); none into frame 0."""
+    none = torch.full_like(actions[:, :1], num_actions)
+    return torch.cat([none, actions[:, :-1]], dim=1)
+
+
+class WorldModel(nn.Module):
+    def __init__(self, cfg: WorldModelConfig, dit_cfg: DiTConfig, latent_shape, num_actions: int):
+        super().__init__()
+        self.cfg, self.num_actions = cfg, num_actions
+        if cfg.context + cfg.horizon > dit_cfg.max_frames:
+            raise ValueError(f"context + horizon ({cfg.context + cfg.horizon}) exceeds max_frames {dit_cfg.max_frames}")
+        self.dit = TrajectoryDiT(dit_cfg, latent_shape, num_actions)
+        self.register_buffer("reward_bins", reward_bins(dit_cfg.num_reward_bins, dit_cfg.reward_limit))
+
+    def denoise(self, z: torch.Tensor, sigma: torch.Tensor, actions_in: torch.Tensor):
+        """Denoised latents (B, T, c, h, w), reward logits (B, T, bins) and end logits (B, T)
+        for latents `z` (B, T, c, h, w) at noise levels `sigma` (B, T)."""
+        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.cfg.sigma_data)
+        expand = lambda s: s[:, :, None, None, None]  # noqa: E731  (B, T) -> broadcast over (c, h, w)
+        out, reward_logits, end_logits = self.dit(expand(c_in) * z, c_noise, actions_in)
+        return expand(c_skip) * z + expand(c_out) * out, reward_logits, end_logits
+
+    def reward(self, reward_logits: torch.Tensor) -> torch.Tensor:
+        """Real-scale reward predicted by the reward head."""
+        return twohot_mean(reward_logits, self.reward_bins)
+
+    def training_sigmas(self, batch_size: int, device) -> torch.Tensor:
+        """Noise levels (B, T): small augmentation on context, EDM levels on the future."""
+        C, H = self.cfg.context, self.cfg.horizon
+        independent = sample_training_sigmas((batch_size, H), self.cfg.p_mean, self.cfg.p_std, device=device)
+        shared = sample_training_sigmas((batch_size, 1), self.cfg.p_mean, self.cfg.p_std, device=device)
+        use_independent = torch.rand(batch_size, 1, device=device) < self.cfg.independent_noise_prob
+        future = torch.where(use_independent, independent, shared.expand(-1, H))
+        context = torch.rand(batch_size, C, device=device) * self.cfg.context_noise_max
+        return torch.cat([context, future], dim=1)
+
+    def loss(self, batch: dict):
+        """EDM-weighted denoising loss + reward and termination losses on a segment batch -> (loss, logs).
+
+        batch: latents (B, C+H, c, h, w), actions (B, C+H) taken at each frame, rewards and terminated
+        (B, C+H) of the transition that followed each frame, mask (B, C+H) True where the frame is real.
+        """
+        z, mask = batch["latents"], batch["mask"].float()
+        B, C = z.shape[0], self.cfg.context
+        sigma = self.training_sigmas(B, z.device)  # (B, T)
+        noisy = z + sigma[:, :, None, None, None] * torch.randn_like(z)
+        actions_in = actions_into_frames(batch["actions"], self.num_actions)
+        denoised, reward_logits, end_logits = self.denoise(noisy, sigma, actions_in)
+
+        future_mask = mask[:, C:]  # (B, H)
+        weight = edm_loss_weight(sigma[:, C:], self.cfg.sigma_data)  # (B, H)
+        per_frame = (denoised[:, C:] - z[:, C:]).pow(2).mean(dim=(2, 3, 4))  # (B, H)
+        # lambda(sigma) * MSE(D, z) is the same as the unit-weighted loss on the raw network output F.
+        denoise_loss = masked_mean(weight * per_frame, future_mask)
+
+        # Targets for future frame k come from the transition k-1 -> k.
+        reward_target = twohot(batch["rewards"][:, C - 1:-1], self.reward_bins)  # (B, H, bins)
+        reward_ce = -(reward_target * reward_logits[:, C:].log_softmax(-1)).sum(-1)
+        reward_loss = masked_mean(reward_ce, future_mask)
+        end_target = batch["terminated"][:, C - 1:-1].float()
+        end_ce = F.binary_cross_entropy_with_logits(end_logits[:, C:], end_target, reduction="none")
+        end_loss = masked_mean(end_ce, future_mask)
+
+        loss = denoise_loss + self.cfg.reward_weight * reward_loss + self.cfg.end_weight * end_loss
+        logs = {"world_model/loss": loss.item(), "world_model/denoise_loss": denoise_loss.item(),
+                "world_model/reward_loss": reward_loss.item(), "world_model/end_loss": end_loss.item(),
+                "world_model/latent_mse": masked_mean(per_frame, future_mask).item()}
+        return loss, logs
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1)
