@@ -116,7 +116,8 @@ class EpisodeStore:
         return path
 
     def sample_segments(
-        self, batch_size: int, length: int, rng: np.random.Generator, episodes: Sequence[int] | None = None
+        self, batch_size: int, length: int, rng: np.random.Generator, episodes: Sequence[int] | None = None,
+        include_frames: bool = True,
     ) -> dict:
         """Segments of ``length`` steps, each starting at a transition drawn uniformly.
 
@@ -126,7 +127,10 @@ class EpisodeStore:
         rewards are those of the transition leaving obs_{s+t}, terminated
         marks a real end at that transition, mask says obs_{s+t} exists. Past
         the end frames repeat the last one and the rest is zero/False.
-        ``episodes`` restricts sampling to those episode indices.
+        ``episodes`` restricts sampling to those episode indices. Also returns
+        episode (B,) and frame_index (B, L), where each frame came from, so a
+        caller can gather its own per-frame data (e.g. cached latents); with
+        ``include_frames=False`` the frames themselves are not gathered.
         """
         if length < 1:
             raise ValueError(f"segment length must be positive, got {length}")
@@ -136,13 +140,17 @@ class EpisodeStore:
         frame_pos, step_pos, in_episode = np.minimum(pos, ends), np.minimum(pos, ends - 1), pos < ends
         first = self._episodes[ep[0]]
         out = dict(
-            frames=np.empty((batch_size, length) + first["frames"].shape[1:], np.uint8),
             actions=np.empty((batch_size, length), np.int64),
             rewards=np.empty((batch_size, length), np.float32),
+            episode=ep,
+            frame_index=frame_pos,
         )
+        if include_frames:
+            out["frames"] = np.empty((batch_size, length) + first["frames"].shape[1:], np.uint8)
         for b, e in enumerate(ep):  # one gather per row: rows come from different arrays
             episode = self._episodes[e]
-            out["frames"][b] = episode["frames"][frame_pos[b]]
+            if include_frames:
+                out["frames"][b] = episode["frames"][frame_pos[b]]
             out["actions"][b] = episode["actions"][step_pos[b]]
             out["rewards"][b] = episode["rewards"][step_pos[b]]
         out["actions"][~in_episode] = 0

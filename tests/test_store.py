@@ -51,7 +51,8 @@ def test_segment_shapes_and_dtypes(tmp_path):
     store.add_episode(*labelled_episode(10), terminated=True)
     batch = store.sample_segments(5, 4, np.random.default_rng(0))
     expected = dict(frames=((5, 4) + FRAME, np.uint8), actions=((5, 4), np.int64), rewards=((5, 4), np.float32),
-                    terminated=((5, 4), np.bool_), mask=((5, 4), np.bool_))
+                    terminated=((5, 4), np.bool_), mask=((5, 4), np.bool_), episode=((5,), np.int64),
+                    frame_index=((5, 4), np.int64))
     assert {k: (v.shape, v.dtype) for k, v in batch.items()} == expected
 
 

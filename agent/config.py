@@ -1,0 +1,205 @@
+"""The run's configuration: one dataclass per component, named presets, command-line overrides.
+
+Any field can be set as `--section.field value`; fields whose name is unique
+across sections also as `--field value` (`--total-steps 1000`), and `--env` is
+short for `--env.spec`.
+"""
+import difflib
+import time
+from dataclasses import dataclass, field, fields
+
+from agent.actor_critic import ActorCriticConfig
+from envs.errors import DreamditError
+from world_model.autoencoder import AutoencoderConfig
+from world_model.dit import DiTConfig
+from world_model.model import WorldModelConfig
+from world_model.sampler import SamplerConfig
+
+
+@dataclass
+class EnvConfig:
+    spec: str = "vizdoom:TakeCover"
+    """environment, e.g. vizdoom:TakeCover, vizdoom:DefendCenter, atari:Pong"""
+    num_envs: int = 4
+    """parallel real environments used to collect data"""
+    clip_rewards: bool = False
+    """learn from sign(reward) (Atari); reported returns are never clipped"""
+
+
+@dataclass
+class TrainConfig:
+    algo: str = "dreamdit"
+    """dreamdit (model-based)"""
+    total_steps: int = 100_000
+    """real agent steps (frame-skipped) to collect"""
+    seed: int = 0
+    """seed of envs, networks and sampling"""
+    device: str = "cpu"
+    """cpu or cuda (bf16 autocast on cuda)"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+    run_dir: str = ""
+    """run directory; empty: runs/<env>__<algo>__<seed>__<time>"""
+    warmup_steps: int = 5_000
+    """random-policy steps collected before any learning"""
+    autoencoder_updates: int = 3_000
+    """autoencoder updates on the warm-up data; it is frozen afterwards"""
+    autoencoder_batch: int = 64
+    """frames per autoencoder update"""
+    autoencoder_lr: float = 1e-3
+    """autoencoder learning rate"""
+    world_model_warmup_updates: int = 2_000
+    """DiT updates after the autoencoder, before the first policy update"""
+    steps_per_iteration: int = 1_000
+    """real steps collected by the policy between updates"""
+    world_model_updates: int = 150
+    """DiT updates per iteration"""
+    world_model_batch: int = 32
+    """segments per DiT update"""
+    world_model_lr: float = 3e-4
+    """DiT learning rate"""
+    policy_updates: int = 50
+    """actor-critic updates (one batch of dreams each) per iteration"""
+    dream_batch: int = 64
+    """dreams per actor-critic update"""
+    grad_clip: float = 1.0
+    """gradient norm clip of every update"""
+    eval_every: int = 10_000
+    """real steps between evaluations"""
+    eval_episodes: int = 10
+    """episodes of each evaluation during training"""
+    final_eval_episodes: int = 100
+    """episodes of the final evaluation"""
+    greedy: bool = False
+    """act greedily in evaluation (else sample from the policy)"""
+
+
+@dataclass
+class Config:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def run_name(self) -> str:
+        env = self.env.spec.replace(":", "_")
+        return f"{env}__{self.train.algo}__{self.train.seed}__{int(time.time())}"
+
+
+PRESETS = {
+    "default": {},
+    "smoke": {
+        "autoencoder.width": 8, "dit.width": 32, "dit.depth": 1, "dit.heads": 2, "world_model.horizon": 4,
+        "world_model.context": 2, "sampler.num_steps": 2, "actor_critic.hidden": 32, "env.num_envs": 2,
+        "train.total_steps": 400, "train.warmup_steps": 200, "train.autoencoder_updates": 5,
+        "train.autoencoder_batch": 8, "train.world_model_warmup_updates": 3, "train.steps_per_iteration": 100,
+        "train.world_model_updates": 2, "train.world_model_batch": 4, "train.policy_updates": 2,
+        "train.dream_batch": 4, "train.eval_every": 200, "train.eval_episodes": 1, "train.final_eval_episodes": 2,
+    },
+}
+
+
+def _leaves(cfg: Config) -> dict:
+    """'section.field' -> (section object, field) for every field."""
+    return {f"{s.name}.{f.name}": (getattr(cfg, s.name), f) for s in fields(cfg) for f in fields(getattr(cfg, s.name))}
+
+
+def _aliases(leaves: dict) -> dict:
+    names = [key.split(".")[1] for key in leaves]
+    alias = {key.split(".")[1]: key for key in leaves if names.count(key.split(".")[1]) == 1}
+    alias["env"] = "env.spec"
+    return alias
+
+
+def _convert(raw: str, default, name: str):
+    if isinstance(default, bool):
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise DreamditError(f"--{name} takes true or false, not {raw!r}")
+    try:
+        return type(default)(float(raw)) if isinstance(default, int) and "e" in raw.lower() else type(default)(raw)
+    except ValueError:
+        raise DreamditError(f"--{name} takes a {type(default).__name__}, not {raw!r}") from None
+
+
+def apply_overrides(cfg: Config, overrides: dict) -> Config:
+    """Set fields from {'section.field' or alias: value (str or typed)}."""
+    leaves = _leaves(cfg)
+    alias = _aliases(leaves)
+    for name, value in overrides.items():
+        key = name.replace("-", "_")
+        key = alias.get(key, key)
+        if key not in leaves:
+            close = difflib.get_close_matches(key, list(leaves) + list(alias), n=1)
+            hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
+            raise DreamditError(f"unknown option --{name}{hint}")
+        section, f = leaves[key]
+        default = getattr(section, f.name)
+        setattr(section, f.name, _convert(value, default, name) if isinstance(value, str) else value)
+    return cfg
+
+
+def parse_config(argv: list[str]) -> tuple[Config, dict]:
+    """Config from `--preset NAME` and `--field value` pairs; also returns flags (resume, debug)."""
+    pairs, flags, i = {}, {"resume": False, "debug": False}, 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise DreamditError(f"unexpected argument {arg!r}: options look like --name value")
+        name, eq, value = arg[2:].partition("=")
+        if name in flags:
+            flags[name] = True
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(argv):
+                raise DreamditError(f"--{name} needs a value")
+            value, i = argv[i + 1], i + 1
+        pairs[name] = value
+        i += 1
+    preset = pairs.pop("preset", "default")
+    if preset not in PRESETS:
+        close = difflib.get_close_matches(preset, PRESETS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise DreamditError(f"unknown preset {preset!r} (presets: {', '.join(PRESETS)}){hint}")
+    cfg = apply_overrides(Config(), dict(PRESETS[preset]))
+    cfg = apply_overrides(cfg, pairs)
+    validate(cfg)
+    return cfg, flags
+
+
+def validate(cfg: Config) -> None:
+    """Catch nonsensical values before any work starts."""
+    t, wm = cfg.train, cfg.world_model
+    positive = {"total_steps": t.total_steps, "steps_per_iteration": t.steps_per_iteration,
+                "world_model_batch": t.world_model_batch, "dream_batch": t.dream_batch,
+                "autoencoder_batch": t.autoencoder_batch, "eval_every": t.eval_every,
+                "num_envs": cfg.env.num_envs, "horizon": wm.horizon, "context": wm.context,
+                "num_steps": cfg.sampler.num_steps, "final_eval_episodes": t.final_eval_episodes}
+    for name, value in positive.items():
+        if value < 1:
+            raise DreamditError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if wm.context + wm.horizon > cfg.dit.max_frames:
+        raise DreamditError(f"context + horizon ({wm.context + wm.horizon}) exceeds --max-frames {cfg.dit.max_frames}")
+    if cfg.dit.width % cfg.dit.heads:
+        raise DreamditError(f"--width {cfg.dit.width} must be divisible by --heads {cfg.dit.heads}")
+    if cfg.autoencoder.latent_size % cfg.dit.patch_size:
+        raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide --latent-size {cfg.autoencoder.latent_size}")
+    if cfg.sampler.solver not in ("euler", "heun"):
+        raise DreamditError(f"--solver must be euler or heun, not {cfg.sampler.solver!r}")
+    if t.device not in ("cpu", "cuda") and not t.device.startswith("cuda:"):
+        raise DreamditError(f"--device must be cpu or cuda, not {t.device!r}")
+
+
+def config_from_dict(data: dict) -> Config:
+    """Rebuild a Config from `asdict(config)` (as stored in checkpoints)."""
+    cfg = Config()
+    overrides = {f"{section}.{name}": value for section, values in data.items() for name, value in values.items()}
+    return apply_overrides(cfg, overrides)
+
+

@@ -1,0 +1,55 @@
+"""The policy in the real game: `dreamdit eval --checkpoint RUN --episodes 100 --json out.json`."""
+import argparse
+import json
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from agent.acting import LatentActor
+from agent.checkpoint import load_agent
+from envs import EpisodeCollector, make_vector_env
+
+
+def evaluate(spec: str, actor: LatentActor, episodes: int, seed: int, num_envs: int = 4,
+             greedy: bool = False, progress: bool = False) -> dict:
+    """Run `episodes` real episodes (no life-loss ends, unclipped rewards) -> returns, lengths, mean, std."""
+    num_envs = min(num_envs, episodes)
+    vec = make_vector_env(spec, num_envs, seed, train=False)
+    collector = EpisodeCollector(vec, store=None)
+    generator = torch.Generator(device=actor.device).manual_seed(seed)
+    actor.history = None
+    finished = []
+    bar = tqdm(total=episodes, desc="evaluating", unit="episode", disable=not progress)
+    try:
+        while len(finished) < episodes:
+            actions = actor.act(collector.obs, collector.is_first, greedy=greedy, generator=generator)
+            done = collector.step(actions)
+            finished += done
+            bar.update(len(done))
+    finally:
+        bar.close()
+        vec.close()
+    finished = finished[:episodes]
+    returns = np.array([e["return"] for e in finished], dtype=np.float64)
+    lengths = np.array([e["length"] for e in finished])
+    return {"env": spec, "episodes": episodes, "greedy": greedy, "mean": float(returns.mean()),
+            "std": float(returns.std()), "returns": returns.tolist(), "lengths": lengths.tolist()}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="dreamdit eval", description=__doc__)
+    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=10_000, help="env seed (distinct from training seeds)")
+    parser.add_argument("--greedy", action="store_true", help="take the most likely action")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    agent = load_agent(args.checkpoint, args.device)
+    actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, args.device)
+    result = evaluate(agent.config.env.spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
+    print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)

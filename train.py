@@ -1,0 +1,268 @@
+"""dreamdit's main job: collect real steps, fit the world model, train the policy in dreams, evaluate.
+
+    python train.py                       # default preset on vizdoom:TakeCover
+    python train.py --preset smoke --run-dir runs/smoke
+    python train.py --run-dir runs/x --resume
+    dreamdit train|eval|fidelity ...      # the same job and the other commands
+"""
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from agent.acting import LatentActor
+from agent.checkpoint import agent_state, build_agent, load_modules
+from agent.config import Config, parse_config
+from agent.evaluate import evaluate
+from agent.imagination import ReturnScale, imagination_loss
+from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env
+from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from world_model.latents import LatentCache
+from world_model.sampler import dream
+
+MAX_BAD_UPDATES = 10  # consecutive non-finite updates before the run stops
+
+
+class Trainer:
+    def __init__(self, cfg: Config, resume: bool = False):
+        self.cfg, t = cfg, cfg.train
+        torch.manual_seed(t.seed)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.device = torch.device(t.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise DreamditError("--device cuda given but no CUDA GPU is available")
+        self.run_dir = prepare_run_dir(Path(t.run_dir or Path("runs") / cfg.run_name()), resume)
+        self.vec = make_vector_env(cfg.env.spec, cfg.env.num_envs, t.seed, train=True)
+        self.agent = build_agent(cfg, int(self.vec.single_action_space.n), self.device)
+        self.optimizers = {
+            "autoencoder": torch.optim.AdamW(self.agent.autoencoder.parameters(), lr=t.autoencoder_lr),
+            "world_model": torch.optim.AdamW(self.agent.world_model.parameters(), lr=t.world_model_lr),
+            "actor_critic": torch.optim.Adam(self.agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
+        }
+        self.store = EpisodeStore(self.run_dir / "episodes")
+        self.collector = EpisodeCollector(self.vec, self.store)
+        self.actor = LatentActor(self.agent.autoencoder, self.agent.actor_critic, cfg.world_model.context, self.device)
+        self.latents = LatentCache()
+        self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
+        self.rng = np.random.default_rng(t.seed)
+        self.counters = {"env_steps": 0, "autoencoder_updates": 0, "world_model_updates": 0, "policy_updates": 0,
+                         "wall_time": 0.0, "last_eval_step": 0, "bad_updates": 0}
+        self.last_eval = None
+        if resume:
+            self.load()
+        self.writer = SummaryWriter(self.run_dir)
+        (self.run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    # ----- the stages of one iteration -----
+    def collect(self, steps: int, random: bool) -> None:
+        """Take `steps` real steps (all envs together) with the policy or uniformly random actions."""
+        target = self.counters["env_steps"] + steps
+        while self.counters["env_steps"] < target:
+            before = self.collector.num_steps
+            if random:
+                actions = self.vec.action_space.sample()
+            else:
+                actions = self.actor.act(self.collector.obs, self.collector.is_first)
+            for episode in self.collector.step(actions):
+                self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
+                self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])
+            self.counters["env_steps"] += self.collector.num_steps - before
+            self.bar.update(self.collector.num_steps - before)
+
+    def train_autoencoder(self, updates: int) -> None:
+        for _ in range(updates):
+            batch = self.store.sample_segments(self.cfg.train.autoencoder_batch, 1, self.rng)
+            frames = torch.from_numpy(batch["frames"][:, 0]).to(self.device)
+            with self.autocast():
+                loss, logs = self.agent.autoencoder.loss(frames)
+            self.optimise("autoencoder", loss, logs)
+        if self.counters["autoencoder_updates"] >= self.cfg.train.autoencoder_updates:
+            frames = self.store.sample_segments(1024, 1, self.rng)["frames"][:, 0]
+            self.agent.autoencoder.calibrate(torch.from_numpy(frames).to(self.device))
+
+    def train_world_model(self, updates: int) -> None:
+        self.latents.update(self.store, self.agent.autoencoder, self.device)
+        length = self.cfg.world_model.context + self.cfg.world_model.horizon
+        for _ in range(updates):
+            batch = self.latents.segments(self.store, self.cfg.train.world_model_batch, length, self.rng, self.device)
+            with self.autocast():
+                loss, logs = self.agent.world_model.loss(batch)
+            self.optimise("world_model", loss, logs)
+
+    def train_policy_in_dreams(self, updates: int) -> None:
+        """Actor-critic updates on dreams only: the sampler's output is all the update sees."""
+        C = self.cfg.world_model.context
+        for _ in range(updates):
+            start = time.perf_counter()
+            batch = self.latents.segments(self.store, self.cfg.train.dream_batch, C, self.rng, self.device)
+            with self.autocast():
+                dreamt = dream(self.agent.world_model, batch["latents"], batch["actions"][:, :C - 1],
+                               self.cfg.sampler, policy=self.agent.actor_critic.policy_logits)
+            dream_sps = dreamt.actions.numel() / (time.perf_counter() - start)
+            loss, logs = imagination_loss(self.agent.actor_critic, dreamt, self.return_scale,
+                                          self.cfg.env.clip_rewards)
+            self.optimise("actor_critic", loss, {**logs, "charts/dream_SPS": dream_sps})
+
+    def evaluate(self, episodes: int) -> dict:
+        t = self.cfg.train
+        result = evaluate(self.cfg.env.spec, LatentActor(self.agent.autoencoder, self.agent.actor_critic,
+                                                         self.cfg.world_model.context, self.device),
+                          episodes, seed=t.seed + 10_000, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
+        self.writer.add_scalar("charts/eval_return", result["mean"], self.counters["env_steps"])
+        self.last_eval = result["mean"]
+        self.bar.set_postfix(eval_return=f"{result['mean']:.1f}")
+        return result
+
+    # ----- plumbing -----
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def optimise(self, name: str, loss: torch.Tensor, logs: dict) -> None:
+        """One update; a non-finite loss or gradient skips it, and too many in a row stop the run."""
+        counter = f"{name}_updates" if name != "actor_critic" else "policy_updates"
+        module, optimizer = self.agent.modules()[name], self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss))
+        if finite:
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.train.grad_clip)
+            finite = bool(torch.isfinite(norm))
+        if not finite:
+            self.counters["bad_updates"] += 1
+            self.writer.add_scalar(f"errors/nonfinite_{name}", self.counters["bad_updates"], self.counters["env_steps"])
+            tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
+            if self.counters["bad_updates"] >= MAX_BAD_UPDATES:
+                raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
+                                    f"the last good checkpoint is in {self.run_dir}")
+            return
+        optimizer.step()
+        self.counters["bad_updates"] = 0
+        self.counters[counter] += 1
+        if self.counters[counter] % 10 == 0:
+            for key, value in logs.items():
+                self.writer.add_scalar(key if "/" in key else f"losses/{key}", value, self.counters["env_steps"])
+
+    def save(self) -> None:
+        payload = agent_state(self.agent)
+        payload["state"]["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
+        payload["state"]["return_scale"] = self.return_scale.state_dict()
+        payload["counters"] = dict(self.counters, wall_time=self.wall_time())
+        payload["rng"] = {"torch": torch.get_rng_state(), "numpy": self.rng.bit_generator.state}
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, payload)
+
+    def load(self) -> None:
+        payload = load_checkpoint(self.run_dir)
+        load_modules(self.agent, payload, str(self.run_dir))
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(payload["state"]["optimizers"][name])
+        self.return_scale.load_state_dict(payload["state"]["return_scale"])
+        self.counters.update(payload["counters"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        self.rng.bit_generator.state = payload["rng"]["numpy"]
+
+    def wall_time(self) -> float:
+        return self.counters["wall_time"] + time.time() - self.started
+
+    # ----- the loop -----
+    def run(self) -> dict:
+        t, c = self.cfg.train, self.counters
+        self.started = time.time()
+        self.bar = tqdm(total=t.total_steps, initial=c["env_steps"], desc=self.cfg.env.spec, unit="step",
+                        dynamic_ncols=True)
+        try:
+            self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
+            self.bar.set_description(f"{self.cfg.env.spec} autoencoder")
+            self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
+            self.bar.set_description(f"{self.cfg.env.spec} world model")
+            self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
+            self.bar.set_description(self.cfg.env.spec)
+            self.save()
+            while c["env_steps"] < t.total_steps:
+                iteration_start, steps_before = time.time(), c["env_steps"]
+                self.collect(min(t.steps_per_iteration, t.total_steps - c["env_steps"]), random=False)
+                self.train_world_model(t.world_model_updates)
+                self.train_policy_in_dreams(t.policy_updates)
+                sps = (c["env_steps"] - steps_before) / (time.time() - iteration_start)
+                self.writer.add_scalar("charts/SPS", sps, c["env_steps"])
+                if c["env_steps"] - c["last_eval_step"] >= t.eval_every:
+                    self.evaluate(t.eval_episodes)
+                    c["last_eval_step"] = c["env_steps"]
+                    self.save()
+            self.save()
+            final = self.evaluate(t.final_eval_episodes)
+        finally:
+            self.bar.close()
+            self.writer.close()
+            self.vec.close()
+        results = {"env": self.cfg.env.spec, "algo": t.algo, "seed": t.seed, "env_steps": c["env_steps"],
+                   "wall_time_s": self.wall_time(), "peak_memory_gb": peak_memory_gb(), "final_eval": final,
+                   "command": " ".join(sys.argv)}
+        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2))
+        return results
+
+
+def prepare_run_dir(run_dir: Path, resume: bool) -> Path:
+    if resume and not (run_dir / CHECKPOINT_NAME).is_file():
+        raise DreamditError(f"--resume: no checkpoint in {run_dir}")
+    if not resume and (run_dir / CHECKPOINT_NAME).exists():
+        raise DreamditError(f"{run_dir} already holds a run: add --resume to continue it or pick another --run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise DreamditError(f"cannot write to run directory {run_dir}: {err.strerror or err}") from err
+    return run_dir
+
+
+def peak_memory_gb() -> float:
+    """Peak resident memory of this process and its finished children (Linux reports kB)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return usage / 2**20
+
+
+def main(argv=None) -> None:
+    cfg, flags = parse_config(sys.argv[1:] if argv is None else argv)
+    results = Trainer(cfg, resume=flags["resume"]).run()
+    final = results["final_eval"]
+    print(f"{cfg.env.spec}: final return {final['mean']:.1f} ± {final['std']:.1f} over {final['episodes']} episodes "
+          f"after {results['env_steps']} steps; results in {Path(cfg.train.run_dir or 'runs')}")
+
+
+COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fidelity"}
+
+
+def cli(argv=None) -> None:
+    """`dreamdit COMMAND ...`; user errors print one line and exit with status 2 (--debug shows the traceback)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
+    try:
+        if command not in COMMANDS:
+            raise DreamditError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
+        target = COMMANDS[command]
+        if isinstance(target, str):
+            target = __import__(target, fromlist=["main"]).main
+            argv = [a for a in argv if a != "--debug"]
+        target(argv)
+    except DreamditError as err:
+        if debug:
+            raise
+        print(f"dreamdit: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("dreamdit: interrupted; resume with --resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli(["train", *sys.argv[1:]])
