@@ -55,18 +55,26 @@ def test_segment_shapes_and_dtypes(tmp_path):
                     frame_index=((5, 4), np.int64))
     assert {k: (v.shape, v.dtype) for k, v in batch.items()} == expected
 
+    without_frames = store.sample_segments(5, 4, np.random.default_rng(0), include_frames=False)
+    assert "frames" not in without_frames
+    for key, value in without_frames.items():
+        np.testing.assert_array_equal(value, batch[key])
+
 
 def check_segments(batch: dict, episodes: dict[int, tuple[int, bool]]) -> None:
     """Every row is one episode read from its start frame on, padded past its end.
 
-    episodes maps episode id -> (number of transitions, terminated flag).
+    episodes maps episode id (its index in the store) -> (number of
+    transitions, terminated flag).
     """
-    for frames, actions, rewards, terminated, mask in zip(*(batch[k] for k in
-                                                            ("frames", "actions", "rewards", "terminated", "mask"))):
+    keys = ("frames", "actions", "rewards", "terminated", "mask", "episode", "frame_index")
+    for frames, actions, rewards, terminated, mask, episode, frame_index in zip(*(batch[k] for k in keys)):
         episode_id, start = divmod(int(frames[0].flat[0]), 50)
         steps, real_end = episodes[episode_id]
         pos = start + np.arange(len(mask))
         assert start < steps  # a segment starts at a transition, never at the last frame
+        assert episode == episode_id
+        np.testing.assert_array_equal(frame_index, np.minimum(pos, steps))
         expected_frame = episode_id * 50 + np.minimum(pos, steps)
         assert np.all(frames == expected_frame.reshape(-1, 1, 1, 1).astype(np.uint8))
         np.testing.assert_array_equal(mask, pos <= steps)
