@@ -78,7 +78,7 @@ class Trainer:
             self.bar.update(self.collector.num_steps - before)
 
     def train_autoencoder(self, updates: int) -> None:
-        for _ in range(updates):
+        for _ in progress(updates, "autoencoder"):
             batch = self.store.sample_segments(self.cfg.train.autoencoder_batch, 1, self.rng)
             frames = torch.from_numpy(batch["frames"][:, 0]).to(self.device)
             with self.autocast():
@@ -91,7 +91,7 @@ class Trainer:
     def train_world_model(self, updates: int) -> None:
         self.latents.update(self.store, self.agent.autoencoder, self.device)
         length = self.cfg.world_model.context + self.cfg.world_model.horizon
-        for _ in range(updates):
+        for _ in progress(updates, "world model"):
             batch = self.latents.segments(self.store, self.cfg.train.world_model_batch, length, self.rng, self.device)
             with self.autocast():
                 loss, logs = self.agent.world_model.loss(batch)
@@ -179,11 +179,8 @@ class Trainer:
                         dynamic_ncols=True)
         try:
             self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
-            self.bar.set_description(f"{self.cfg.env.spec} autoencoder")
             self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
-            self.bar.set_description(f"{self.cfg.env.spec} world model")
             self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
-            self.bar.set_description(self.cfg.env.spec)
             self.save()
             while c["env_steps"] < t.total_steps:
                 iteration_start, steps_before = time.time(), c["env_steps"]
@@ -207,6 +204,11 @@ class Trainer:
                    "command": " ".join(sys.argv)}
         (self.run_dir / "results.json").write_text(json.dumps(results, indent=2))
         return results
+
+
+def progress(updates: int, desc: str):
+    """range(updates), with a progress bar of its own when it is long (the warm-up phases)."""
+    return tqdm(range(updates), desc=desc, unit="update", leave=False, disable=updates < 500)
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> Path:
@@ -265,4 +267,4 @@ def cli(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    cli(["train", *sys.argv[1:]])
+    cli()

@@ -42,23 +42,23 @@ class TrainConfig:
     """run directory; empty: runs/<env>__<algo>__<seed>__<time>"""
     warmup_steps: int = 5_000
     """random-policy steps collected before any learning"""
-    autoencoder_updates: int = 3_000
+    autoencoder_updates: int = 1_500
     """autoencoder updates on the warm-up data; it is frozen afterwards"""
-    autoencoder_batch: int = 64
+    autoencoder_batch: int = 32
     """frames per autoencoder update"""
     autoencoder_lr: float = 1e-3
     """autoencoder learning rate"""
     world_model_warmup_updates: int = 2_000
     """DiT updates after the autoencoder, before the first policy update"""
-    steps_per_iteration: int = 1_000
+    steps_per_iteration: int = 2_000
     """real steps collected by the policy between updates"""
-    world_model_updates: int = 150
+    world_model_updates: int = 100
     """DiT updates per iteration"""
     world_model_batch: int = 32
     """segments per DiT update"""
     world_model_lr: float = 3e-4
     """DiT learning rate"""
-    policy_updates: int = 50
+    policy_updates: int = 40
     """actor-critic updates (one batch of dreams each) per iteration"""
     dream_batch: int = 64
     """dreams per actor-critic update"""

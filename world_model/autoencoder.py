@@ -23,30 +23,40 @@ class AutoencoderConfig:
     """EMA momentum of the latent mean / std used for normalisation"""
 
     def num_downsamples(self) -> int:
-        steps = {64: 0, 32: 1, 16: 2, 8: 3, 4: 4}.get(self.latent_size)
+        steps = {32: 1, 16: 2, 8: 3, 4: 4}.get(self.latent_size)
         if steps is None:
-            raise ValueError(f"latent_size must be one of 4, 8, 16, 32, 64, not {self.latent_size}")
+            raise ValueError(f"latent_size must be one of 4, 8, 16, 32, not {self.latent_size}")
         return steps
 
 
-def _res_block(channels: int) -> nn.Module:
-    return nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1))
+class ResBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class Autoencoder(nn.Module):
+    """Strided convolutions straight from 64x64 (no full-resolution layers, which dominate CPU cost),
+    a residual block at each lower resolution."""
+
     def __init__(self, cfg: AutoencoderConfig):
         super().__init__()
         self.cfg = cfg
-        widths = [cfg.width * 2**i for i in range(cfg.num_downsamples() + 1)]
-        down = [nn.Conv2d(3, widths[0], 3, padding=1)]
-        for w_in, w_out in zip(widths, widths[1:]):
-            down += [_res_block(w_in), nn.SiLU(), nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)]
-        down += [_res_block(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], cfg.latent_channels, 3, padding=1)]
+        widths = [3] + [cfg.width * 2**i for i in range(cfg.num_downsamples())]
+        down = []
+        for i, (w_in, w_out) in enumerate(zip(widths, widths[1:])):
+            down += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.SiLU()]
+            down += [ResBlock(w_out)] if i > 0 else []
+        down += [nn.Conv2d(widths[-1], cfg.latent_channels, 3, padding=1)]
         self.encoder = nn.Sequential(*down)
-        up = [nn.Conv2d(cfg.latent_channels, widths[-1], 3, padding=1)]
-        for w_in, w_out in zip(widths[::-1], widths[::-1][1:]):
-            up += [_res_block(w_in), nn.SiLU(), nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1)]
-        up += [_res_block(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], 3, 3, padding=1)]
+        up = [nn.Conv2d(cfg.latent_channels, widths[-1], 3, padding=1), nn.SiLU()]
+        for i, (w_in, w_out) in enumerate(zip(widths[::-1], widths[::-1][1:])):
+            up += [ResBlock(w_in)] if w_out != 3 else []
+            up += [nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1)]
+            up += [nn.SiLU()] if w_out != 3 else []
         self.decoder = nn.Sequential(*up)
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_channels))
         self.register_buffer("latent_std", torch.ones(cfg.latent_channels))

@@ -1,0 +1,93 @@
+"""The real training loop end to end on ViZDoom with the smoke preset, and the commands around it."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import train
+from agent.config import parse_config
+from conftest import run_cli
+from world_model.sampler import Dream
+
+
+def test_smoke_run_writes_checkpoint_events_and_results(smoke_run):
+    results = json.loads((smoke_run / "results.json").read_text())
+    assert results["env_steps"] >= 400 and results["final_eval"]["episodes"] == 2
+    assert len(results["final_eval"]["returns"]) == 2 and results["peak_memory_gb"] > 0
+    assert (smoke_run / "checkpoint.pt").is_file() and json.loads((smoke_run / "config.json").read_text())
+    assert list(smoke_run.glob("events.out.tfevents.*"))
+    assert len(list((smoke_run / "episodes").glob("episode_*.npz"))) > 0
+    payload = torch.load(smoke_run / "checkpoint.pt", weights_only=True)
+    assert payload["counters"]["policy_updates"] > 0
+
+
+def test_eval_command_on_the_smoke_run(smoke_run, tmp_path):
+    out = tmp_path / "eval.json"
+    result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 3, "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
+
+
+def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
+    out, plot = tmp_path / "fidelity.json", tmp_path / "fidelity.png"
+    result = run_cli("fidelity", "--checkpoint", smoke_run, "--horizon", 6, "--episodes", 2, "--segments", 16,
+                     "--json", out, "--plot", plot, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    modes = figures["modes"]
+    assert set(modes) == {"whole_trajectory", "autoregressive", "repeat_last_frame"}
+    assert all(len(m["latent_mse"]) == 6 for m in modes.values())
+    assert modes["autoregressive"]["network_evals_per_transition"] == 6 * modes["whole_trajectory"][
+        "network_evals_per_transition"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_policy_updates_see_only_dreams(tmp_path, monkeypatch):
+    cfg, _ = parse_config(["--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--env", "vizdoom:Basic"])
+    trainer = train.Trainer(cfg)
+    trainer.bar = train.tqdm(disable=True)
+    trainer.collect(cfg.train.warmup_steps, random=True)
+    trainer.train_world_model(1)
+    dreams, seen = [], []
+    real_dream = train.dream
+    monkeypatch.setattr(train, "dream", lambda *a, **k: dreams.append(real_dream(*a, **k)) or dreams[-1])
+    real_loss = train.imagination_loss
+    monkeypatch.setattr(train, "imagination_loss", lambda ac, d, *a: seen.append(d) or real_loss(ac, d, *a))
+    before = [p.clone() for p in trainer.agent.world_model.parameters()]
+    trainer.train_policy_in_dreams(3)
+    trainer.vec.close()
+    assert len(seen) == 3 and all(isinstance(d, Dream) for d in seen)
+    assert all(d is s for d, s in zip(dreams, seen))  # the update consumed exactly what the sampler produced
+    assert all(torch.equal(b, p) for b, p in zip(before, trainer.agent.world_model.parameters()))
+    assert trainer.counters["policy_updates"] == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "vizdoom:Nope"], "unknown env spec"),
+    (["--preset", "smoky"], "did you mean smoke"),
+    (["--total-step", "10"], "did you mean --total-steps"),
+    (["--total-steps", "-5"], "must be at least 1"),
+    (["--horizon", "0"], "must be at least 1"),
+    (["--context", "30"], "exceeds"),
+    (["--seed", "abc"], "takes a int"),
+])
+def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
+    result = run_cli("--preset", "smoke", "--run-dir", tmp_path / "run", *args, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_truncated_checkpoint_gives_one_line_error(smoke_run, tmp_path):
+    broken = tmp_path / "broken.pt"
+    data = (smoke_run / "checkpoint.pt").read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    result = run_cli("eval", "--checkpoint", broken, "--episodes", 1, cwd=tmp_path)
+    assert result.returncode == 2 and "corrupt or truncated" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_existing_run_is_only_continued_with_resume(smoke_run, tmp_path):
+    result = run_cli("--preset", "smoke", "--run-dir", smoke_run, cwd=tmp_path)
+    assert result.returncode == 2 and "--resume" in result.stderr

@@ -1,0 +1,148 @@
+"""Fidelity benchmark: how well dreams match what really happened, per horizon step.
+
+    dreamdit fidelity --checkpoint RUN --horizon 16 --episodes 20 --json out.json --plot out.png
+
+On held-out real episodes (fresh ones, played with uniformly random actions, never
+stored by the run), take C real frames and the real actions that followed and
+predict the next H frames three ways: whole-trajectory (all frames denoised
+jointly, K network evaluations), autoregressive (one frame at a time from its
+own outputs, H*K evaluations), and repeating the last real frame. Report latent
+MSE and decoded-pixel PSNR per horizon step, reward and termination accuracy,
+and network evaluations and wall time per imagined transition.
+"""
+import argparse
+import json
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from envs import EpisodeCollector, EpisodeStore, make_vector_env
+from world_model.autoencoder import Autoencoder, AutoencoderConfig
+from world_model.checkpoint import load_checkpoint
+from world_model.dit import DiTConfig
+from world_model.model import WorldModel, WorldModelConfig
+from world_model.sampler import SamplerConfig, dream, dream_autoregressive
+
+
+def load_world_model(checkpoint, device="cpu"):
+    """(autoencoder, world model, sampler config, env spec) of a run's checkpoint, in eval mode."""
+    payload = load_checkpoint(checkpoint)
+    cfg, state = payload["config"], payload["state"]
+    autoencoder = Autoencoder(AutoencoderConfig(**cfg["autoencoder"]))
+    model = WorldModel(WorldModelConfig(**cfg["world_model"]), DiTConfig(**cfg["dit"]), autoencoder.latent_shape,
+                       payload["num_actions"])
+    autoencoder.load_state_dict(state["autoencoder"])
+    model.load_state_dict(state["world_model"])
+    return autoencoder.to(device).eval(), model.to(device).eval(), SamplerConfig(**cfg["sampler"]), cfg["env"]["spec"]
+
+
+def collect_random_episodes(spec: str, episodes: int, seed: int, directory) -> EpisodeStore:
+    store = EpisodeStore(directory)
+    vec = make_vector_env(spec, min(4, episodes), seed, train=False)
+    collector = EpisodeCollector(vec, store)
+    while len(store) < episodes:
+        collector.step(vec.action_space.sample())
+    vec.close()
+    return store
+
+
+def psnr(pred: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Per-frame PSNR (dB) of uint8 images (..., 3, 64, 64)."""
+    mse = (pred.float() - real.float()).pow(2).mean(dim=(-3, -2, -1))
+    return 10 * torch.log10(255.0**2 / mse.clamp(min=1e-3))
+
+
+def per_step(values: torch.Tensor, mask: torch.Tensor) -> list[float]:
+    """Masked mean over the batch for each horizon step: (B, H) -> H floats."""
+    return ((values * mask).sum(0) / mask.sum(0).clamp(min=1)).tolist()
+
+
+def score_mode(name, run, autoencoder, batch, C, H):
+    """Run one predictor on the batch and measure it."""
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    latents, evals = (result, 0) if torch.is_tensor(result) else (result.latents[:, C:], result.network_evals)
+    real_z, mask = batch["latents"][:, C:], batch["mask"][:, C:].float()
+    with torch.no_grad():
+        frames = autoencoder.decode(latents)
+    scores = {"latent_mse": per_step((latents - real_z).pow(2).mean(dim=(2, 3, 4)), mask),
+              "psnr": per_step(psnr(frames, batch["frames"][:, C:]), mask)}
+    transitions = latents.shape[0] * H
+    # One network evaluation advances every trajectory of the batch, so evals per transition is evals / H.
+    scores.update(network_evals_per_transition=evals / H, seconds_per_transition=seconds / transitions,
+                  transitions_per_second=transitions / seconds)
+    if not torch.is_tensor(result):
+        real_reward, real_end = batch["rewards"][:, C - 1:C - 1 + H], batch["terminated"][:, C - 1:C - 1 + H]
+        scores["reward_accuracy"] = per_step(((result.rewards - real_reward).abs() < 0.5).float(), mask)
+        scores["termination_accuracy"] = per_step(((result.end_probs > 0.5) == real_end).float(), mask)
+    return name, scores
+
+
+def run_fidelity(checkpoint, horizon: int, episodes: int, segments: int, seed: int, device="cpu") -> dict:
+    autoencoder, model, sampler_cfg, spec = load_world_model(checkpoint, device)
+    C, H = model.cfg.context, horizon
+    with tempfile.TemporaryDirectory() as tmp:
+        store = collect_random_episodes(spec, episodes, seed, tmp)
+        raw = store.sample_segments(segments, C + H, np.random.default_rng(seed))
+    batch = {k: torch.from_numpy(v).to(device) for k, v in raw.items() if k in
+             ("frames", "actions", "rewards", "terminated", "mask")}
+    with torch.no_grad():
+        batch["latents"] = autoencoder.encode(batch["frames"])
+    context, between = batch["latents"][:, :C], batch["actions"][:, :C - 1]
+    actions = batch["actions"][:, C - 1:C - 1 + H]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    modes = dict([
+        score_mode("whole_trajectory", lambda: dream(model, context, between, sampler_cfg, actions=actions,
+                                                     horizon=H, generator=generator), autoencoder, batch, C, H),
+        score_mode("autoregressive", lambda: dream_autoregressive(model, context, between, sampler_cfg,
+                                                                  actions=actions, horizon=H, generator=generator),
+                   autoencoder, batch, C, H),
+        score_mode("repeat_last_frame", lambda: context[:, -1:].expand(-1, H, -1, -1, -1), autoencoder, batch, C, H),
+    ])
+    return {"env": spec, "checkpoint": str(checkpoint), "context": C, "horizon": H, "denoising_steps":
+            sampler_cfg.num_steps, "held_out_episodes": episodes, "segments": segments,
+            "torch_threads": torch.get_num_threads(), "device": str(device), "modes": modes}
+
+
+def plot_fidelity(results: dict, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    steps = np.arange(1, results["horizon"] + 1)
+    for name, scores in results["modes"].items():
+        for ax, metric in zip(axes, ("latent_mse", "psnr")):
+            ax.plot(steps, scores[metric], marker="o", ms=3, label=name.replace("_", " "))
+    axes[0].set(xlabel="horizon step", ylabel="latent MSE (lower is better)")
+    axes[1].set(xlabel="horizon step", ylabel="decoded PSNR, dB (higher is better)")
+    axes[0].legend()
+    fig.suptitle(f"{results['env']}: dream fidelity on held-out episodes, K = {results['denoising_steps']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="dreamdit fidelity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
+    parser.add_argument("--horizon", type=int, default=16)
+    parser.add_argument("--episodes", type=int, default=20, help="held-out episodes to collect")
+    parser.add_argument("--segments", type=int, default=256, help="trajectories to predict")
+    parser.add_argument("--seed", type=int, default=20_000)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--plot", help="write the error-against-horizon plot here (PNG)")
+    args = parser.parse_args(argv)
+    results = run_fidelity(args.checkpoint, args.horizon, args.episodes, args.segments, args.seed, args.device)
+    for name, s in results["modes"].items():
+        print(f"{name:>18}: latent MSE at H={args.horizon} {s['latent_mse'][-1]:.4f}, PSNR {s['psnr'][-1]:.2f} dB, "
+              f"{s['transitions_per_second']:.0f} transitions/s, {s['network_evals_per_transition']:.2f} evals each")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    if args.plot:
+        plot_fidelity(results, args.plot)
