@@ -234,13 +234,19 @@ def peak_memory_gb() -> float:
 
 def main(argv=None) -> None:
     cfg, flags = parse_config(sys.argv[1:] if argv is None else argv)
-    results = Trainer(cfg, resume=flags["resume"]).run()
+    if cfg.train.algo == "ppo":
+        from agent.ppo import PPOTrainer  # the model-free baseline shares config, envs and outputs
+
+        results = PPOTrainer(cfg, resume=flags["resume"]).run()
+    else:
+        results = Trainer(cfg, resume=flags["resume"]).run()
     final = results["final_eval"]
     print(f"{cfg.env.spec}: final return {final['mean']:.1f} ± {final['std']:.1f} over {final['episodes']} episodes "
           f"after {results['env_steps']} steps; results in {Path(cfg.train.run_dir or 'runs')}")
 
 
-COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fidelity"}
+COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fidelity", "dream": "agent.dream_video",
+            "play": "agent.play", "plot": "agent.plot", "bench": "agent.bench"}
 
 
 def cli(argv=None) -> None:

@@ -29,7 +29,7 @@ class EnvConfig:
 @dataclass
 class TrainConfig:
     algo: str = "dreamdit"
-    """dreamdit (model-based)"""
+    """dreamdit (model-based, learns in dreams) or ppo (the model-free baseline)"""
     total_steps: int = 100_000
     """real agent steps (frame-skipped) to collect"""
     seed: int = 0
@@ -190,6 +190,8 @@ def validate(cfg: Config) -> None:
         raise DreamditError(f"--width {cfg.dit.width} must be divisible by --heads {cfg.dit.heads}")
     if cfg.autoencoder.latent_size % cfg.dit.patch_size:
         raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide --latent-size {cfg.autoencoder.latent_size}")
+    if t.algo not in ("dreamdit", "ppo"):
+        raise DreamditError(f"--algo must be dreamdit or ppo, not {t.algo!r}")
     if cfg.sampler.solver not in ("euler", "heun"):
         raise DreamditError(f"--solver must be euler or heun, not {cfg.sampler.solver!r}")
     if t.device not in ("cpu", "cuda") and not t.device.startswith("cuda:"):
