@@ -6,7 +6,6 @@
     dreamdit train|eval|fidelity ...      # the same job and the other commands
 """
 import json
-import resource
 import sys
 import time
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
 from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
+from agent.run_dir import peak_memory_gb, prepare_run_dir
 from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
@@ -209,27 +209,6 @@ class Trainer:
 def progress(updates: int, desc: str):
     """range(updates), with a progress bar of its own when it is long (the warm-up phases)."""
     return tqdm(range(updates), desc=desc, unit="update", leave=False, disable=updates < 500)
-
-
-def prepare_run_dir(run_dir: Path, resume: bool) -> Path:
-    if resume and not (run_dir / CHECKPOINT_NAME).is_file():
-        raise DreamditError(f"--resume: no checkpoint in {run_dir}")
-    if not resume and (run_dir / CHECKPOINT_NAME).exists():
-        raise DreamditError(f"{run_dir} already holds a run: add --resume to continue it or pick another --run-dir")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise DreamditError(f"cannot write to run directory {run_dir}: {err.strerror or err}") from err
-    return run_dir
-
-
-def peak_memory_gb() -> float:
-    """Peak resident memory of this process and its finished children (Linux reports kB)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return usage / 2**20
 
 
 def main(argv=None) -> None:
