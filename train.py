@@ -5,9 +5,15 @@
     python train.py --run-dir runs/x --resume
     dreamdit train|eval|fidelity ...      # the same job and the other commands
 """
-import json
-import sys
-import time
+import os
+
+# Vector envs, evaluation and other jobs share the CPU cores with torch; OpenMP threads that spin while
+# waiting then slow every update many times over (measured 17x on 2 busy cores). Must precede `import torch`.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +25,7 @@ from tqdm import tqdm
 from agent.acting import LatentActor
 from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
+from agent.distributed import Distributed
 from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
 from agent.run_dir import peak_memory_gb, prepare_run_dir
@@ -39,54 +46,65 @@ class Trainer:
         self.device = torch.device(t.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise DreamditError("--device cuda given but no CUDA GPU is available")
-        self.run_dir = prepare_run_dir(Path(t.run_dir or Path("runs") / cfg.run_name()), resume)
-        self.vec = make_vector_env(cfg.env.spec, cfg.env.num_envs, t.seed, train=True)
-        self.agent = build_agent(cfg, int(self.vec.single_action_space.n), self.device)
+        self.dist = Distributed.from_environment(self.device)
+        self.run_dir = Path(t.run_dir or Path("runs") / cfg.run_name())
+        if self.dist.is_main:
+            prepare_run_dir(self.run_dir, resume)
+        self.dist.barrier()
+        # Only rank 0 plays the real game; the other ranks read what it stores.
+        self.vec = make_vector_env(cfg.env.spec, cfg.env.num_envs, t.seed, train=True) if self.dist.is_main else None
+        num_actions = self.dist.broadcast_int(int(self.vec.single_action_space.n) if self.vec else 0)
+        self.agent = build_agent(cfg, num_actions, self.device)
         self.optimizers = {
             "autoencoder": torch.optim.AdamW(self.agent.autoencoder.parameters(), lr=t.autoencoder_lr),
             "world_model": torch.optim.AdamW(self.agent.world_model.parameters(), lr=t.world_model_lr),
             "actor_critic": torch.optim.Adam(self.agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
         }
-        self.store = EpisodeStore(self.run_dir / "episodes")
-        self.collector = EpisodeCollector(self.vec, self.store)
+        self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
+        self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
         self.actor = LatentActor(self.agent.autoencoder, self.agent.actor_critic, cfg.world_model.context, self.device)
         self.latents = LatentCache()
         self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
-        self.rng = np.random.default_rng(t.seed)
+        self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches
         self.counters = {"env_steps": 0, "autoencoder_updates": 0, "world_model_updates": 0, "policy_updates": 0,
                          "wall_time": 0.0, "last_eval_step": 0, "bad_updates": 0}
         self.last_eval = None
         if resume:
             self.load()
-        self.writer = SummaryWriter(self.run_dir)
-        (self.run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        self.trained = {name: self.dist.wrap(module) for name, module in self.agent.modules().items()}
+        self.writer = SummaryWriter(self.run_dir) if self.dist.is_main else None
+        if self.dist.is_main:
+            (self.run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     # ----- the stages of one iteration -----
     def collect(self, steps: int, random: bool) -> None:
         """Take `steps` real steps (all envs together) with the policy or uniformly random actions."""
         target = self.counters["env_steps"] + steps
-        while self.counters["env_steps"] < target:
+        while self.dist.is_main and self.counters["env_steps"] < target:
             before = self.collector.num_steps
             if random:
                 actions = self.vec.action_space.sample()
             else:
                 actions = self.actor.act(self.collector.obs, self.collector.is_first)
             for episode in self.collector.step(actions):
-                self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
-                self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])
+                self.log({"charts/episodic_return": episode["return"], "charts/episodic_length": episode["length"]})
             self.counters["env_steps"] += self.collector.num_steps - before
             self.bar.update(self.collector.num_steps - before)
+        self.dist.barrier()
+        self.store.refresh()
+        self.counters["env_steps"] = self.dist.broadcast_int(self.counters["env_steps"])
 
     def train_autoencoder(self, updates: int) -> None:
         for _ in progress(updates, "autoencoder"):
             batch = self.store.sample_segments(self.cfg.train.autoencoder_batch, 1, self.rng)
             frames = torch.from_numpy(batch["frames"][:, 0]).to(self.device)
             with self.autocast():
-                loss, logs = self.agent.autoencoder.loss(frames)
+                loss, logs = self.trained["autoencoder"](frames)
             self.optimise("autoencoder", loss, logs)
         if self.counters["autoencoder_updates"] >= self.cfg.train.autoencoder_updates:
             frames = self.store.sample_segments(1024, 1, self.rng)["frames"][:, 0]
             self.agent.autoencoder.calibrate(torch.from_numpy(frames).to(self.device))
+            self.dist.broadcast_buffers(self.agent.autoencoder)
 
     def train_world_model(self, updates: int) -> None:
         self.latents.update(self.store, self.agent.autoencoder, self.device)
@@ -94,7 +112,7 @@ class Trainer:
         for _ in progress(updates, "world model"):
             batch = self.latents.segments(self.store, self.cfg.train.world_model_batch, length, self.rng, self.device)
             with self.autocast():
-                loss, logs = self.agent.world_model.loss(batch)
+                loss, logs = self.trained["world_model"](batch)
             self.optimise("world_model", loss, logs)
 
     def train_policy_in_dreams(self, updates: int) -> None:
@@ -107,7 +125,7 @@ class Trainer:
                 dreamt = dream(self.agent.world_model, batch["latents"], batch["actions"][:, :C - 1],
                                self.cfg.sampler, policy=self.agent.actor_critic.policy_logits)
             dream_sps = dreamt.actions.numel() / (time.perf_counter() - start)
-            loss, logs = imagination_loss(self.agent.actor_critic, dreamt, self.return_scale,
+            loss, logs = imagination_loss(self.trained["actor_critic"], dreamt, self.return_scale,
                                           self.cfg.env.clip_rewards)
             self.optimise("actor_critic", loss, {**logs, "charts/dream_SPS": dream_sps})
 
@@ -116,7 +134,7 @@ class Trainer:
         result = evaluate(self.cfg.env.spec, LatentActor(self.agent.autoencoder, self.agent.actor_critic,
                                                          self.cfg.world_model.context, self.device),
                           episodes, seed=t.seed + 10_000, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
-        self.writer.add_scalar("charts/eval_return", result["mean"], self.counters["env_steps"])
+        self.log({"charts/eval_return": result["mean"]})
         self.last_eval = result["mean"]
         self.bar.set_postfix(eval_return=f"{result['mean']:.1f}")
         return result
@@ -130,14 +148,14 @@ class Trainer:
         counter = f"{name}_updates" if name != "actor_critic" else "policy_updates"
         module, optimizer = self.agent.modules()[name], self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(loss))
+        finite = self.dist.all_finite(loss)
         if finite:
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.train.grad_clip)
             finite = bool(torch.isfinite(norm))
         if not finite:
             self.counters["bad_updates"] += 1
-            self.writer.add_scalar(f"errors/nonfinite_{name}", self.counters["bad_updates"], self.counters["env_steps"])
+            self.log({f"errors/nonfinite_{name}": self.counters["bad_updates"]})
             tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
             if self.counters["bad_updates"] >= MAX_BAD_UPDATES:
                 raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
@@ -147,10 +165,18 @@ class Trainer:
         self.counters["bad_updates"] = 0
         self.counters[counter] += 1
         if self.counters[counter] % 10 == 0:
-            for key, value in logs.items():
-                self.writer.add_scalar(key if "/" in key else f"losses/{key}", value, self.counters["env_steps"])
+            self.log(logs)
+
+    def log(self, scalars: dict) -> None:
+        if self.writer:
+            for key, value in scalars.items():
+                self.writer.add_scalar(key, value, self.counters["env_steps"])
 
     def save(self) -> None:
+        """Rank 0 writes the checkpoint (atomically: a kill mid-write keeps the previous one)."""
+        self.last_save = time.time()
+        if not self.dist.is_main:
+            return
         payload = agent_state(self.agent)
         payload["state"]["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
         payload["state"]["return_scale"] = self.return_scale.state_dict()
@@ -174,12 +200,13 @@ class Trainer:
     # ----- the loop -----
     def run(self) -> dict:
         t, c = self.cfg.train, self.counters
-        self.started = time.time()
+        self.started = self.last_save = time.time()
         self.bar = tqdm(total=t.total_steps, initial=c["env_steps"], desc=self.cfg.env.spec, unit="step",
-                        dynamic_ncols=True)
+                        dynamic_ncols=True, disable=not self.dist.is_main)
         try:
             self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
             self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
+            self.save()
             self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
             self.save()
             while c["env_steps"] < t.total_steps:
@@ -188,17 +215,27 @@ class Trainer:
                 self.train_world_model(t.world_model_updates)
                 self.train_policy_in_dreams(t.policy_updates)
                 sps = (c["env_steps"] - steps_before) / (time.time() - iteration_start)
-                self.writer.add_scalar("charts/SPS", sps, c["env_steps"])
+                self.log({"charts/SPS": sps})
                 if c["env_steps"] - c["last_eval_step"] >= t.eval_every:
-                    self.evaluate(t.eval_episodes)
+                    if self.dist.is_main:
+                        self.evaluate(t.eval_episodes)
                     c["last_eval_step"] = c["env_steps"]
                     self.save()
+                elif time.time() - self.last_save >= 60 * t.checkpoint_every:
+                    self.save()
             self.save()
-            final = self.evaluate(t.final_eval_episodes)
+            final = self.evaluate(t.final_eval_episodes) if self.dist.is_main else None
         finally:
             self.bar.close()
-            self.writer.close()
-            self.vec.close()
+            for resource_ in (self.writer, self.vec):
+                if resource_ is not None:
+                    resource_.close()
+        if self.dist.enabled:
+            checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())
+            print(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}", file=sys.stderr)
+            self.dist.close()
+        if not self.dist.is_main:
+            return None
         results = {"env": self.cfg.env.spec, "algo": t.algo, "seed": t.seed, "env_steps": c["env_steps"],
                    "wall_time_s": self.wall_time(), "peak_memory_gb": peak_memory_gb(), "final_eval": final,
                    "command": " ".join(sys.argv)}
@@ -219,6 +256,8 @@ def main(argv=None) -> None:
         results = PPOTrainer(cfg, resume=flags["resume"]).run()
     else:
         results = Trainer(cfg, resume=flags["resume"]).run()
+    if results is None:  # not rank 0 of a distributed run
+        return
     final = results["final_eval"]
     print(f"{cfg.env.spec}: final return {final['mean']:.1f} ± {final['std']:.1f} over {final['episodes']} episodes "
           f"after {results['env_steps']} steps; results in {Path(cfg.train.run_dir or 'runs')}")

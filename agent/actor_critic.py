@@ -50,12 +50,14 @@ class ActorCritic(nn.Module):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
+    def forward(self, windows: torch.Tensor):
+        """(..., C, c, h, w) latent windows -> action logits (..., A) and value logits (..., bins)."""
+        flat = windows.flatten(-4)
+        return self.actor(flat), self.critic(flat)
+
     def policy_logits(self, windows: torch.Tensor) -> torch.Tensor:
         """(..., C, c, h, w) latent windows -> (..., A) action logits."""
         return self.actor(windows.flatten(-4))
-
-    def value_logits(self, windows: torch.Tensor) -> torch.Tensor:
-        return self.critic(windows.flatten(-4))
 
     def value(self, value_logits: torch.Tensor) -> torch.Tensor:
         return twohot_mean(value_logits, self.value_bins)

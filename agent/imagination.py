@@ -33,14 +33,18 @@ class ReturnScale:
         self.range = state["range"]
 
 
-def imagination_loss(actor_critic: ActorCritic, dream: Dream, return_scale: ReturnScale, clip_rewards: bool):
-    """Actor and critic losses on one batch of dreams -> (loss, logs)."""
-    cfg = actor_critic.cfg
+def imagination_loss(actor_critic, dream: Dream, return_scale: ReturnScale, clip_rewards: bool):
+    """Actor and critic losses on one batch of dreams -> (loss, logs).
+
+    `actor_critic` is an ActorCritic, or one wrapped in DistributedDataParallel (hence one call of it).
+    """
+    net: ActorCritic = getattr(actor_critic, "module", actor_critic)
+    cfg = net.cfg
     C, H = dream.latents.shape[1] - dream.actions.shape[1], dream.actions.shape[1]
     windows = history_windows(dream.latents, C)  # (B, H + 1, C, c, h, w): state before each step, then the last
-    logits = actor_critic.policy_logits(windows[:, :H])  # (B, H, A)
-    value_logits = actor_critic.value_logits(windows)  # (B, H + 1, bins)
-    values = actor_critic.value(value_logits)  # (B, H + 1)
+    logits, value_logits = actor_critic(windows)  # (B, H + 1, A), (B, H + 1, bins)
+    logits = logits[:, :H]  # no action is taken at the last frame
+    values = net.value(value_logits)  # (B, H + 1)
     rewards = dream.rewards.sign() if clip_rewards else dream.rewards
     continues = 1 - dream.end_probs
     with torch.no_grad():
@@ -54,7 +58,7 @@ def imagination_loss(actor_critic: ActorCritic, dream: Dream, return_scale: Retu
     taken = log_probs.gather(-1, dream.actions[..., None]).squeeze(-1)
     entropy = -(log_probs.exp() * log_probs).sum(-1)
     actor_loss = -(alive * (taken * advantages + cfg.entropy_coef * entropy)).mean()
-    value_ce = -(twohot(returns, actor_critic.value_bins) * value_logits[:, :H].log_softmax(-1)).sum(-1)
+    value_ce = -(twohot(returns, net.value_bins) * value_logits[:, :H].log_softmax(-1)).sum(-1)
     critic_loss = (alive * value_ce).mean()
     logs = {"losses/actor": actor_loss.item(), "losses/critic": critic_loss.item(),
             "dream/entropy": entropy.mean().item(), "dream/return": returns[:, 0].mean().item(),

@@ -61,19 +61,29 @@ class EpisodeStore:
     rather than a time limit or a cut.
     """
 
-    def __init__(self, directory: str | os.PathLike):
-        """Open ``directory`` (created if missing) and load every episode file in it."""
+    def __init__(self, directory: str | os.PathLike, reader: bool = False):
+        """Open ``directory`` (created if missing) and load every episode file in it.
+
+        A ``reader`` (another process of a distributed run) leaves temporary files alone,
+        since the writer may be writing them, and picks up new episodes with ``refresh``.
+        """
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._episodes: list[dict] = []
         self._lengths: list[int] = []
         self._next_index = 0
-        for tmp in self.directory.glob(f"episode_*{_TMP_SUFFIX}"):
-            tmp.unlink()  # an episode whose writer was killed mid-write
+        if not reader:
+            for tmp in self.directory.glob(f"episode_*{_TMP_SUFFIX}"):
+                tmp.unlink()  # an episode whose writer was killed mid-write
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load the episode files written since the store was opened or last refreshed."""
         files = [(int(m[1]), p) for p in self.directory.iterdir() if (m := _NAME.fullmatch(p.name))]
         for index, path in sorted(files):
-            self._append(self._read(path))
-            self._next_index = index + 1
+            if index >= self._next_index:
+                self._append(self._read(path))
+                self._next_index = index + 1
 
     def __len__(self) -> int:
         """Number of episodes."""

@@ -51,7 +51,7 @@ def test_world_model_loss_is_finite_and_gives_gradients_to_every_head():
              "rewards": torch.randn(B, T), "terminated": torch.zeros(B, T, dtype=torch.bool),
              "mask": torch.ones(B, T, dtype=torch.bool)}
     batch["mask"][0, 3:] = False
-    loss, logs = model.loss(batch)
+    loss, logs = model(batch)
     loss.backward()
     assert torch.isfinite(loss) and set(logs) >= {"world_model/denoise_loss", "world_model/reward_loss"}
     for head in (model.dit.reward_head, model.dit.end_head):

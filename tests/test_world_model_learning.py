@@ -29,7 +29,7 @@ def train_ring_model(steps=2500):
         rewards = (latents.flatten(2).argmax(-1) == 0).float()  # reward 1 for the frame after landing on cell 0
         batch = {"latents": latents, "actions": actions, "rewards": rewards.roll(-1, 1),
                  "terminated": torch.zeros(64, C + H, dtype=torch.bool), "mask": torch.ones(64, C + H, dtype=torch.bool)}
-        loss, _ = model.loss(batch)
+        loss, _ = model(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -84,7 +84,7 @@ class Autoencoder(nn.Module):
         x = self.decoder(z)
         return x.reshape(*lead, *x.shape[1:])
 
-    def loss(self, frames: torch.Tensor):
+    def forward(self, frames: torch.Tensor):
         """Reconstruction loss on uint8 frames (N, 3, 64, 64) -> (loss, logs)."""
         target = frames.float() / 127.5 - 1
         z = self.encoder(target)  # (N, c, h, w), unnormalised

@@ -75,7 +75,7 @@ class WorldModel(nn.Module):
         context = torch.rand(batch_size, C, device=device) * self.cfg.context_noise_max
         return torch.cat([context, future], dim=1)
 
-    def loss(self, batch: dict):
+    def forward(self, batch: dict):
         """EDM-weighted denoising loss + reward and termination losses on a segment batch -> (loss, logs).
 
         batch: latents (B, C+H, c, h, w), actions (B, C+H) taken at each frame, rewards and terminated
