@@ -28,6 +28,7 @@ from agent.config import Config, parse_config
 from agent.distributed import Distributed
 from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
+from agent.ppo import PPOTrainer
 from agent.run_dir import peak_memory_gb, prepare_run_dir
 from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -251,8 +252,6 @@ def progress(updates: int, desc: str):
 def main(argv=None) -> None:
     cfg, flags = parse_config(sys.argv[1:] if argv is None else argv)
     if cfg.train.algo == "ppo":
-        from agent.ppo import PPOTrainer  # the model-free baseline shares config, envs and outputs
-
         results = PPOTrainer(cfg, resume=flags["resume"]).run()
     else:
         results = Trainer(cfg, resume=flags["resume"]).run()

@@ -20,14 +20,20 @@ class LatentActor:
             generator: torch.Generator | None = None) -> np.ndarray:
         """Actions (N,) for observations (N, 3, 64, 64) uint8; `is_first` (N,) marks new episodes."""
         z = self.autoencoder.encode(torch.from_numpy(obs).to(self.device))  # (N, c, h, w)
-        if self.history is None or len(self.history) != len(z):
-            self.history = z[:, None].repeat(1, self.context, 1, 1, 1)
-        first = torch.from_numpy(np.asarray(is_first)).to(self.device)
-        shifted = torch.cat([self.history[:, 1:], z[:, None]], dim=1)
-        restarted = z[:, None].expand_as(self.history)
-        self.history = torch.where(first[:, None, None, None, None], restarted, shifted)
+        self.history = slide_window(self.history, z, torch.from_numpy(np.asarray(is_first)).to(self.device),
+                                    self.context)
         logits = self.actor_critic.policy_logits(self.history).float()
         if greedy:
             return logits.argmax(-1).cpu().numpy()
         probs = Categorical(logits=logits).probs
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1).cpu().numpy()
+
+
+def slide_window(window: torch.Tensor | None, item: torch.Tensor, is_first: torch.Tensor,
+                 context: int) -> torch.Tensor:
+    """The last `context` items of each env (N, C, ...) after `item` (N, ...); a first item fills the window."""
+    if window is None or len(window) != len(item):
+        return item[:, None].repeat(1, context, *[1] * (item.dim() - 1))
+    shifted = torch.cat([window[:, 1:], item[:, None]], dim=1)
+    restarted = item[:, None].expand_as(window)
+    return torch.where(is_first.view(-1, *[1] * (window.dim() - 1)), restarted, shifted)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field, fields
 
 from agent.actor_critic import ActorCriticConfig
+from agent.ppo_network import PPOConfig
 from envs.errors import DreamditError
 from world_model.autoencoder import AutoencoderConfig
 from world_model.dit import DiTConfig
@@ -82,6 +83,7 @@ class Config:
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def run_name(self) -> str:
@@ -98,6 +100,13 @@ PRESETS = {
         "train.autoencoder_batch": 8, "train.world_model_warmup_updates": 3, "train.steps_per_iteration": 100,
         "train.world_model_updates": 2, "train.world_model_batch": 4, "train.policy_updates": 2,
         "train.dream_batch": 4, "train.eval_every": 200, "train.eval_episodes": 1, "train.final_eval_episodes": 2,
+        "ppo.num_envs": 2, "ppo.num_steps": 32, "ppo.num_minibatches": 2, "ppo.update_epochs": 2,
+        "ppo.hidden_size": 32,
+    },
+    # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
+    "atari100k": {
+        "env.spec": "atari:Pong", "env.clip_rewards": True, "train.total_steps": 100_000,
+        "train.final_eval_episodes": 100,
     },
 }
 
@@ -134,6 +143,10 @@ def apply_overrides(cfg: Config, overrides: dict) -> Config:
     for name, value in overrides.items():
         key = name.replace("-", "_")
         key = alias.get(key, key)
+        owners = [leaf for leaf in leaves if leaf.split(".")[1] == key]
+        if key not in leaves and len(owners) > 1:
+            choices = " or ".join(f"--{owner.replace('_', '-')}" for owner in owners)
+            raise DreamditError(f"--{name} is ambiguous: use {choices}")
         if key not in leaves:
             close = difflib.get_close_matches(key, list(leaves) + list(alias), n=1)
             hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
@@ -179,8 +192,10 @@ def validate(cfg: Config) -> None:
     positive = {"total_steps": t.total_steps, "steps_per_iteration": t.steps_per_iteration,
                 "world_model_batch": t.world_model_batch, "dream_batch": t.dream_batch,
                 "autoencoder_batch": t.autoencoder_batch, "eval_every": t.eval_every,
-                "num_envs": cfg.env.num_envs, "horizon": wm.horizon, "context": wm.context,
-                "num_steps": cfg.sampler.num_steps, "final_eval_episodes": t.final_eval_episodes}
+                "env.num_envs": cfg.env.num_envs, "horizon": wm.horizon, "context": wm.context,
+                "sampler.num_steps": cfg.sampler.num_steps, "final_eval_episodes": t.final_eval_episodes,
+                "ppo.num_envs": cfg.ppo.num_envs, "ppo.num_steps": cfg.ppo.num_steps,
+                "ppo.num_minibatches": cfg.ppo.num_minibatches, "ppo.update_epochs": cfg.ppo.update_epochs}
     for name, value in positive.items():
         if value < 1:
             raise DreamditError(f"--{name.replace('_', '-')} must be at least 1, got {value}")

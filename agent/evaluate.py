@@ -8,7 +8,9 @@ from tqdm import tqdm
 
 from agent.acting import LatentActor
 from agent.checkpoint import load_agent
+from agent.ppo_network import load_ppo_actor
 from envs import EpisodeCollector, make_vector_env
+from world_model.checkpoint import load_checkpoint
 
 
 def evaluate(spec: str, actor: LatentActor, episodes: int, seed: int, num_envs: int = 4,
@@ -46,9 +48,14 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    agent = load_agent(args.checkpoint, args.device)
-    actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, args.device)
-    result = evaluate(agent.config.env.spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
+    payload = load_checkpoint(args.checkpoint)
+    if payload["config"]["train"]["algo"] == "ppo":
+        actor = load_ppo_actor(payload, args.checkpoint, args.device)
+    else:
+        agent = load_agent(args.checkpoint, args.device)
+        actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, args.device)
+    spec = payload["config"]["env"]["spec"]
+    result = evaluate(spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
     if args.json:
         with open(args.json, "w") as f:
