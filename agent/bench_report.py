@@ -1,0 +1,118 @@
+"""The benchmark report: RESULTS.md and learning-curve PNGs from finished runs' results.json and events."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agent.plot import plot_curves, read_run
+from agent.stats import atari_game, human_normalised_score, iqm, stratified_bootstrap_ci
+
+ALGOS = ("dreamdit", "ppo")
+# Published figures (REFERENCES.md), shown beside ours, never mixed into them.
+PUBLISHED = {
+    "vizdoom:TakeCover": "random 210 ± 108; World Models, controller trained in its dream, 1092 ± 556; "
+                         "\"solved\" ≥ 750 (arXiv 1803.10122)",
+    "vizdoom:DefendCenter": "random 0.4 ± 1.1 (measured, vizdoom 1.3.2); no published figure at this budget",
+    "vizdoom:Basic": "random −148 ± 171 (measured, vizdoom 1.3.2); no published figure at this budget",
+    "atari:Pong": "PPO −20.4 · DER −19.3 · SimPLe 12.8 · IRIS 14.6 · DreamerV3 −4.2 · DIAMOND 20.4",
+    "atari:Breakout": "PPO 2.8 · DER 1.9 · SimPLe 16.4 · IRIS 83.7 · DreamerV3 9.0 · DIAMOND 132.5",
+    "atari:Boxing": "PPO 1.8 · DER 0.2 · SimPLe 7.8 · IRIS 70.1 · DreamerV3 79.4 · DIAMOND 86.9",
+    "atari:Freeway": "PPO 2.2 · DER 27.9 · SimPLe 16.7 · IRIS 31.1 · DreamerV3 0.0 · DIAMOND 33.3",
+    "atari:MsPacman": "PPO 325 · DER 1204 · SimPLe 1480 · IRIS 999 · DreamerV3 1526 · DIAMOND 1958",
+}
+PUBLISHED_ATARI_AGGREGATE = ("26 games, mean / median / IQM HNS: DIAMOND 1.459 / 0.373 / 0.641 · IRIS 1.046 / "
+                             "0.289 / 0.501 · DreamerV3 ≈1.19 / 0.44 / 0.47 · SimPLe 0.332 / 0.134 / 0.130 · "
+                             "PPO ≈0.10 / 0.02 / 0.02")
+
+
+def load_runs(run_root: Path, envs: list[str]) -> dict:
+    """(env, algo) -> the results.json of its finished runs (by seed), with run_dir and machine added."""
+    groups = {}
+    for path in sorted(run_root.glob("*/results.json")):
+        result = json.loads(path.read_text())
+        machine_file = path.parent / "machine.txt"
+        machine = machine_file.read_text().strip() if machine_file.is_file() else "not recorded"
+        groups.setdefault((result["env"], result["algo"]), []).append(dict(result, run_dir=path.parent, machine=machine))
+    return {(env, algo): sorted(groups[env, algo], key=lambda run: run["seed"])
+            for env in envs for algo in ALGOS if (env, algo) in groups}
+
+
+def finals(runs: list[dict]) -> np.ndarray:
+    return np.array([run["final_eval"]["mean"] for run in runs])
+
+
+def interval(scores, fmt: str = "{:.1f}") -> str:
+    low, high = stratified_bootstrap_ci(scores)
+    return f"{fmt.format(iqm(scores))} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def group_table(groups: dict) -> list[str]:
+    lines = ["| env | algo | seeds | agent steps | final return, mean ± std over seeds | IQM [95% CI] | "
+             "HNS IQM [95% CI] | published (REFERENCES.md) |", "|---|---|---|---|---|---|---|---|"]
+    for (env, algo), runs in groups.items():
+        scores = finals(runs)
+        hns = interval(human_normalised_score(env, scores), "{:.3f}") if atari_game(env) else "–"
+        steps = sorted({run["env_steps"] for run in runs})
+        lines.append(f"| {env} | {algo} | {len(runs)} | {steps[0]}{'+' if len(steps) > 1 else ''} | "
+                     f"{scores.mean():.1f} ± {scores.std():.1f} | {interval(scores)} | {hns} | "
+                     f"{PUBLISHED.get(env, '–')} |")
+    return lines
+
+
+def atari_aggregate_table(groups: dict) -> list[str]:
+    """Human-normalised aggregates over the games, on the seeds every game has (rliable needs a full matrix)."""
+    lines = ["| algo | games | seeds | mean HNS | median HNS | IQM HNS [95% CI] |", "|---|---|---|---|---|---|"]
+    for algo in ALGOS:
+        per_game = {env: {run["seed"]: run["final_eval"]["mean"] for run in runs}
+                    for (env, a), runs in groups.items() if a == algo and atari_game(env)}
+        seeds = sorted(set.intersection(*map(set, per_game.values()))) if per_game else []
+        if not seeds:
+            continue
+        hns = np.stack([human_normalised_score(env, [scores[s] for s in seeds]) for env, scores in per_game.items()], 1)
+        game_means = hns.mean(0)
+        lines.append(f"| {algo} | {len(per_game)} | {len(seeds)} | {game_means.mean():.3f} | "
+                     f"{np.median(game_means):.3f} | {interval(hns, '{:.3f}')} |")
+    return lines + ["", f"Published (Atari 100k, {PUBLISHED_ATARI_AGGREGATE}). Ours cover only the suite's games."]
+
+
+def runs_table(groups: dict) -> list[str]:
+    lines = ["| env | algo | seed | agent steps | final return (episodes) | wall time (min) | peak memory (GiB) |",
+             "|---|---|---|---|---|---|---|"]
+    for (env, algo), runs in groups.items():
+        lines += [f"| {env} | {algo} | {r['seed']} | {r['env_steps']} | {r['final_eval']['mean']:.1f} ± "
+                  f"{r['final_eval']['std']:.1f} ({r['final_eval']['episodes']}) | {r['wall_time_s'] / 60:.1f} | "
+                  f"{r['peak_memory_gb']:.2f} |" for r in runs]
+    return lines
+
+
+def write_curves(groups: dict, folder: Path, suite: str) -> list[Path]:
+    """Learning curves of all runs (`dreamdit plot`'s figure): training episodes, then evaluations."""
+    run_dirs = [run["run_dir"] for runs in groups.values() for run in runs]
+    paths = []
+    for tag, smooth in (("charts/episodic_return", 10), ("charts/eval_return", 1)):
+        curves = [curve for curve in (read_run(run_dir, tag) for run_dir in run_dirs) if curve is not None]
+        if curves:
+            folder.mkdir(parents=True, exist_ok=True)
+            paths.append(folder / f"{suite}_{tag.split('/')[-1]}.png")
+            plot_curves(curves, paths[-1], tag, smooth)
+    return paths
+
+
+def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine: str) -> Path:
+    groups = load_runs(run_root, envs)
+    curves = write_curves(groups, out / "results", suite)
+    machines = sorted({run["machine"] for runs in groups.values() for run in runs})
+    lines = [f"# Benchmark results: {suite}", "",
+             f"Written by `dreamdit bench --suite {suite}` from {sum(map(len, groups.values()))} finished runs "
+             f"under `{run_root}`. Final return: the mean over the final evaluation's episodes (unclipped), one "
+             "value per seed; mean ± std (numpy, ddof 0) and interquartile mean over seeds, 95% intervals by "
+             "stratified bootstrap (10,000 replicates, percentile). Agent steps are frame-skipped env steps.", "",
+             "Machines of the runs: " + ("; ".join(machines) or "none"), f"Machine of this report: {machine}", "",
+             "## Final evaluation per env and algorithm", "", *group_table(groups), ""]
+    if suite == "atari":
+        lines += ["## Human-normalised aggregate", "", *atari_aggregate_table(groups), ""]
+    lines += ["## Runs", "", *runs_table(groups), "", "## Learning curves", ""]
+    lines += [f"![{path.stem}]({path.relative_to(out).as_posix()})" for path in curves]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    return out / "RESULTS.md"
