@@ -53,6 +53,6 @@ def test_world_model_loss_is_finite_and_gives_gradients_to_every_head():
     batch["mask"][0, 3:] = False
     loss, logs = model(batch)
     loss.backward()
-    assert torch.isfinite(loss) and set(logs) >= {"world_model/denoise_loss", "world_model/reward_loss"}
+    assert torch.isfinite(loss) and set(logs) >= {"losses/denoise", "losses/reward", "losses/termination"}
     for head in (model.dit.reward_head, model.dit.end_head):
         assert head[-1].weight.grad.abs().sum() > 0

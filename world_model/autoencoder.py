@@ -96,7 +96,7 @@ class Autoencoder(nn.Module):
         reg = 1e-4 * z.pow(2).mean()
         loss = l1 + mse + reg
         psnr = 10 * torch.log10(4.0 / mse.detach().clamp(min=1e-10))
-        return loss, {"autoencoder/loss": loss.item(), "autoencoder/psnr": psnr.item()}
+        return loss, {"losses/autoencoder": loss.item(), "autoencoder/psnr": psnr.item()}
 
     @torch.no_grad()
     def _update_stats(self, z: torch.Tensor) -> None:

@@ -103,8 +103,8 @@ class WorldModel(nn.Module):
         end_loss = masked_mean(end_ce, future_mask)
 
         loss = denoise_loss + self.cfg.reward_weight * reward_loss + self.cfg.end_weight * end_loss
-        logs = {"world_model/loss": loss.item(), "world_model/denoise_loss": denoise_loss.item(),
-                "world_model/reward_loss": reward_loss.item(), "world_model/end_loss": end_loss.item(),
+        logs = {"losses/world_model": loss.item(), "losses/denoise": denoise_loss.item(),
+                "losses/reward": reward_loss.item(), "losses/termination": end_loss.item(),
                 "world_model/latent_mse": masked_mean(per_frame, future_mask).item()}
         return loss, logs
 
