@@ -7,7 +7,7 @@ Same env factory and 64x64 RGB frames, same count of real agent steps (the reset
 Gymnasium's next-step autoreset are neither counted nor learned from), the same encoder
 architecture trained end to end (agent/ppo_network.py), the same evaluation and the same run
 directory: config.json, TensorBoard events, checkpoint.pt, results.json. A run stops after
-the rollout that reaches --total-steps, so it may go past it by up to num_envs x num_steps.
+the step that reaches --total-steps (the last rollout is cut short there), as dreamdit's does.
 """
 import json
 import os
@@ -66,8 +66,9 @@ class PPOTrainer:
         rollout["actions"] = torch.zeros(T, N, dtype=torch.long, device=self.device)
         return rollout
 
-    def collect(self) -> torch.Tensor:
-        """One rollout of num_steps steps of every env into the buffer -> the value after its last step (N,)."""
+    def collect(self) -> tuple[int, torch.Tensor]:
+        """A rollout of every env into the buffer: num_steps steps, fewer where the run's budget ends
+        -> (steps taken, the value after the last step (N,))."""
         b, C = self.buffer, self.cfg.world_model.context
         for t in range(self.cfg.ppo.num_steps):
             with torch.no_grad():
@@ -91,12 +92,14 @@ class PPOTrainer:
             for episode in _finished_episodes(infos):
                 self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
                 self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])
+            if self.counters["env_steps"] >= self.cfg.train.total_steps:
+                break
         with torch.no_grad():
-            return self.network(self.window)[1]
+            return t + 1, self.network(self.window)[1]
 
-    def update(self, next_value: torch.Tensor) -> None:
+    def update(self, steps: int, next_value: torch.Tensor) -> None:
         """update_epochs passes of clipped PPO over the rollout's real transitions, in shuffled minibatches."""
-        p, b = self.cfg.ppo, self.buffer
+        p, b = self.cfg.ppo, {key: value[:steps] for key, value in self.buffer.items()}
         advantages = gae(b["rewards"], b["values"], next_value, b["terminated"], b["ended"], p.gamma, p.gae_lambda)
         data = {"windows": b["windows"], "actions": b["actions"], "logprobs": b["logprobs"], "values": b["values"],
                 "advantages": advantages, "returns": advantages + b["values"]}
@@ -164,7 +167,7 @@ class PPOTrainer:
             while c["env_steps"] < t.total_steps:
                 iteration_start, steps_before = time.time(), c["env_steps"]
                 self.anneal_learning_rate()
-                self.update(self.collect())
+                self.update(*self.collect())
                 sps = (c["env_steps"] - steps_before) / (time.time() - iteration_start)
                 self.writer.add_scalar("charts/SPS", sps, c["env_steps"])
                 if c["env_steps"] - c["last_eval_step"] >= t.eval_every:

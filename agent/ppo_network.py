@@ -121,7 +121,9 @@ def ppo_loss(network: PPONetwork, batch: dict, cfg: PPOConfig) -> tuple[torch.Te
         clipfrac = ((ratio - 1).abs() > cfg.clip_coef).float().mean()
     advantages = batch["advantages"]
     if cfg.norm_adv:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        # CleanRL's normalisation, but with the population std: the budget's last rollout can be so short
+        # that a minibatch holds one transition, whose sample std is undefined.
+        advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
     policy_loss = torch.max(-advantages * ratio,
                             -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
     value_loss = (values - batch["returns"]) ** 2

@@ -64,9 +64,9 @@ def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path):
                            str(tmp_path / "run"), "--ppo.num-steps", "200"])
     trainer = PPOTrainer(cfg)
     trainer.bar = tqdm(disable=True)
-    trainer.collect()
+    steps, _ = trainer.collect()
     trainer.vec.close()
-    b = trainer.buffer
+    b = {key: value[:steps] for key, value in trainer.buffer.items()}
     assert b["ended"].sum() > 0  # Basic ends within 75 steps: the rollout crossed episode ends
     assert torch.equal(b["valid"][1:], 1 - b["ended"][:-1])  # exactly the step after an end is not learned from
     assert (b["rewards"][b["valid"] == 0] == 0).all()
@@ -75,7 +75,8 @@ def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path):
 
 def test_ppo_smoke_run_writes_the_same_outputs_as_dreamdit(ppo_run):
     results = json.loads((ppo_run / "results.json").read_text())
-    assert set(results) == RESULT_KEYS and results["algo"] == "ppo" and results["env_steps"] >= 400
+    assert set(results) == RESULT_KEYS and results["algo"] == "ppo"
+    assert 400 <= results["env_steps"] < 400 + 2  # the budget, overshot by less than one step of the 2 envs
     assert len(results["final_eval"]["returns"]) == 2
     assert json.loads((ppo_run / "config.json").read_text())["ppo"]["num_envs"] == 2
     payload = torch.load(ppo_run / "checkpoint.pt", weights_only=True)
@@ -103,4 +104,4 @@ def test_resume_continues_a_ppo_run(ppo_run, tmp_path):
                      "--total-steps", before["env_steps"] + 50, "--resume", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     after = torch.load(run / "checkpoint.pt", weights_only=True)["counters"]
-    assert after["updates"] == before["updates"] + 1 and after["env_steps"] >= before["env_steps"] + 50
+    assert after["updates"] > before["updates"] and 0 <= after["env_steps"] - (before["env_steps"] + 50) < 2
