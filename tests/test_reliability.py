@@ -95,3 +95,22 @@ def test_two_process_torchrun_keeps_parameters_identical_on_both_ranks(tmp_path)
     # The updates really happened on both ranks: the parameters moved away from their initial values.
     payload = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert payload["counters"]["world_model_updates"] > 0 and np.isfinite(float(checksums["0"]))
+
+
+def test_disk_full_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from world_model import checkpoint as ckpt
+
+    path = tmp_path / "checkpoint.pt"
+    ckpt.save_checkpoint(path, {"config": {}, "state": {"w": torch.ones(3)}})
+
+    def full_disk(obj, f):
+        with open(f, "wb") as out:
+            out.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ckpt.torch, "save", full_disk)
+    with pytest.raises(DreamditError, match="No space left on device; the previous checkpoint is kept"):
+        ckpt.save_checkpoint(path, {"config": {}, "state": {"w": torch.zeros(3)}})
+    monkeypatch.undo()
+    assert torch.equal(ckpt.load_checkpoint(path)["state"]["w"], torch.ones(3))
+    assert not list(tmp_path.glob("*.tmp"))

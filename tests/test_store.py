@@ -191,3 +191,32 @@ def test_inconsistent_episodes_are_rejected(tmp_path, frames, actions, rewards, 
 def test_sampling_an_empty_store_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no episodes"):
         EpisodeStore(tmp_path).sample_segments(4, 5, np.random.default_rng(0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 10), min_size=1, max_size=5),
+    kill_after=st.lists(st.booleans(), min_size=5, max_size=5),
+    segment_length=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_kills_between_writes_lose_nothing_stored(lengths, kill_after, segment_length, seed):
+    """A writer killed mid-write leaves a partial temporary file; reopening keeps every finished episode."""
+    episodes = {}
+    with tempfile.TemporaryDirectory() as directory:
+        store = EpisodeStore(directory)
+        for episode_id, steps in enumerate(lengths):
+            episode = labelled_episode(steps, episode_id, frame=(1, 2, 2))
+            if kill_after[episode_id]:
+                # What a kill during np.savez_compressed leaves behind, then a restart.
+                partial = os.path.join(directory, f"episode_{store._next_index:06d}.npz.tmp")
+                with open(partial, "wb") as f:
+                    f.write(b"PK\x03\x04" + bytes(37))
+                store = EpisodeStore(directory)
+            store.add_episode(*episode, terminated=steps % 2 == 0)
+            episodes[episode_id] = (steps, steps % 2 == 0)
+        reopened = EpisodeStore(directory)
+        assert len(reopened) == len(lengths) and reopened.num_steps == sum(lengths)
+        for i in range(len(lengths)):
+            assert np.array_equal(reopened.episode(i)["frames"], store.episode(i)["frames"])
+        check_segments(reopened.sample_segments(16, segment_length, np.random.default_rng(seed)), episodes)
