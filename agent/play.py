@@ -194,7 +194,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--fps", type=float, help="frames per second (default: the game's own rate; 0: unpaced)")
     parser.add_argument("--cell", type=int, default=384, help="pixels of the shown frame (even)")
     parser.add_argument("--seed", type=int, default=40_000)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    # One frame at a time is too small to split: extra threads mostly wait for each other (or for a busy core).
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write the frame rate and timings here, with the command and machine")
     parser.add_argument("--log", help="write one JSON line per frame here (keys, mode, driver, action, timings)")
