@@ -26,6 +26,7 @@ from agent.acting import LatentActor
 from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
 from agent.distributed import Distributed
+from agent.dream_video import log_dreams
 from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
@@ -136,6 +137,8 @@ class Trainer:
                                                          self.cfg.world_model.context, self.device),
                           episodes, seed=t.seed + 10_000, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
         self.log({"charts/eval_return": result["mean"]})
+        log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
+                   self.vec.get_attr("action_names")[0])
         self.last_eval = result["mean"]
         self.bar.set_postfix(eval_return=f"{result['mean']:.1f}")
         return result

@@ -71,6 +71,8 @@ class TrainConfig:
     """episodes of each evaluation during training"""
     final_eval_episodes: int = 100
     """episodes of the final evaluation"""
+    checkpoint_every: float = 10.0
+    """minutes between checkpoints (also written after warm-up and at every evaluation)"""
     greedy: bool = False
     """act greedily in evaluation (else sample from the policy)"""
 
