@@ -1,4 +1,5 @@
 """The env factory, the ViZDoom and Atari envs (real games, no mocks) and the area resize."""
+import sys
 import warnings
 
 import numpy as np
@@ -94,6 +95,15 @@ def test_unknown_spec_is_a_one_line_user_error(spec, hint):
         assert f"did you mean '{hint}'?" in message
     else:
         assert "did you mean" not in message
+
+
+def test_a_missing_package_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ale_py", None)  # as if ale-py were not installed
+    monkeypatch.delitem(sys.modules, "envs.atari_env")
+    with pytest.raises(DreamditError, match="pip install ale-py"):
+        make_env("atari:Pong")
+    specs = list_env_specs()
+    assert "vizdoom:Basic" in specs and not any(spec.startswith("atari:") for spec in specs)
 
 
 def test_names_are_case_insensitive_and_accept_the_long_vizdoom_name():
