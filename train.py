@@ -209,6 +209,8 @@ class Trainer:
                         dynamic_ncols=True, disable=not self.dist.is_main)
         try:
             self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
+            while len(self.store) == 0:  # learning needs one finished episode, however short the warm-up
+                self.collect(self.cfg.env.num_envs, random=True)
             self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
             self.save()
             self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
