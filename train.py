@@ -30,7 +30,7 @@ from agent.dream_video import log_dreams
 from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
-from agent.run_dir import peak_memory_gb, prepare_run_dir
+from agent.run_dir import prepare_run_dir, setup_torch, write_results
 from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
@@ -42,12 +42,7 @@ MAX_BAD_UPDATES = 10  # consecutive non-finite updates before the run stops
 class Trainer:
     def __init__(self, cfg: Config, resume: bool = False):
         self.cfg, t = cfg, cfg.train
-        torch.manual_seed(t.seed)
-        if t.threads:
-            torch.set_num_threads(t.threads)
-        self.device = torch.device(t.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise DreamditError("--device cuda given but no CUDA GPU is available")
+        self.device = setup_torch(t.seed, t.threads, t.device)
         self.dist = Distributed.from_environment(self.device)
         self.run_dir = Path(t.run_dir or Path("runs") / cfg.run_name())
         if self.dist.is_main:
@@ -242,11 +237,7 @@ class Trainer:
             self.dist.close()
         if not self.dist.is_main:
             return None
-        results = {"env": self.cfg.env.spec, "algo": t.algo, "seed": t.seed, "env_steps": c["env_steps"],
-                   "wall_time_s": self.wall_time(), "peak_memory_gb": peak_memory_gb(), "final_eval": final,
-                   "command": " ".join(sys.argv)}
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2))
-        return results
+        return write_results(self.run_dir, self.cfg, c["env_steps"], self.wall_time(), final)
 
 
 def progress(updates: int, desc: str):

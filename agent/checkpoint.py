@@ -30,9 +30,10 @@ def build_agent(cfg: Config, num_actions: int, device="cpu") -> Agent:
     return Agent(cfg, num_actions, autoencoder.to(device), world_model.to(device), actor_critic.to(device))
 
 
-def load_agent(run_or_file, device="cpu") -> Agent:
-    """The agent of a checkpoint, in eval mode, with the checkpoint's payload kept in `.payload`."""
-    payload = load_checkpoint(run_or_file)
+def load_agent(run_or_file, device="cpu", payload: dict | None = None) -> Agent:
+    """The agent of a checkpoint (read here unless its `payload` is given), in eval mode, with the payload
+    kept in `.payload`."""
+    payload = payload or load_checkpoint(run_or_file)
     cfg = config_from_dict(payload["config"])
     agent = build_agent(cfg, payload["num_actions"], device)
     load_modules(agent, payload, str(run_or_file))

@@ -52,7 +52,7 @@ def main(argv=None) -> None:
     if payload["config"]["train"]["algo"] == "ppo":
         actor = load_ppo_actor(payload, args.checkpoint, args.device)
     else:
-        agent = load_agent(args.checkpoint, args.device)
+        agent = load_agent(args.checkpoint, args.device, payload)
         actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, args.device)
     spec = payload["config"]["env"]["spec"]
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)

@@ -11,7 +11,6 @@ the step that reaches --total-steps (the last rollout is cut short there), as dr
 """
 import json
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -26,9 +25,9 @@ from agent.acting import LatentActor, slide_window
 from agent.config import Config
 from agent.evaluate import evaluate
 from agent.ppo_network import PPONetwork, explained_variance, gae, load_network_state, ppo_loss
-from agent.run_dir import peak_memory_gb, prepare_run_dir
+from agent.run_dir import prepare_run_dir, setup_torch, write_results
 from envs import DreamditError, make_vector_env
-from envs.vector import _finished_episodes
+from envs.vector import finished_episodes
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
 
@@ -37,12 +36,7 @@ class PPOTrainer:
         self.cfg, t, p = cfg, cfg.train, cfg.ppo
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise DreamditError("--algo ppo runs in one process: start it with python train.py, not torchrun")
-        torch.manual_seed(t.seed)
-        if t.threads:
-            torch.set_num_threads(t.threads)
-        self.device = torch.device(t.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise DreamditError("--device cuda given but no CUDA GPU is available")
+        self.device = setup_torch(t.seed, t.threads, t.device)
         self.run_dir = prepare_run_dir(Path(t.run_dir or Path("runs") / cfg.run_name()), resume)
         self.vec = make_vector_env(cfg.env.spec, p.num_envs, t.seed, train=True)
         self.num_actions = int(self.vec.single_action_space.n)
@@ -89,7 +83,7 @@ class PPOTrainer:
             self.resetting = terminated | truncated
             self.counters["env_steps"] += int(valid.sum())
             self.bar.update(int(valid.sum()))
-            for episode in _finished_episodes(infos):
+            for episode in finished_episodes(infos):
                 self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
                 self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])
             if self.counters["env_steps"] >= self.cfg.train.total_steps:
@@ -180,8 +174,4 @@ class PPOTrainer:
             self.bar.close()
             self.writer.close()
             self.vec.close()
-        results = {"env": self.cfg.env.spec, "algo": t.algo, "seed": t.seed, "env_steps": c["env_steps"],
-                   "wall_time_s": self.wall_time(), "peak_memory_gb": peak_memory_gb(), "final_eval": final,
-                   "command": " ".join(sys.argv)}
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2))
-        return results
+        return write_results(self.run_dir, self.cfg, c["env_steps"], self.wall_time(), final)

@@ -1,9 +1,32 @@
 """What every training job does with its run directory and its process, whichever the algorithm."""
+import json
 import resource
+import sys
 from pathlib import Path
+
+import torch
 
 from envs.errors import DreamditError
 from world_model.checkpoint import CHECKPOINT_NAME
+
+
+def setup_torch(seed: int, threads: int, device: str) -> torch.device:
+    """Seed torch, set its CPU threads (0 keeps the default) and check the device exists."""
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise DreamditError("--device cuda given but no CUDA GPU is available")
+    return torch.device(device)
+
+
+def write_results(run_dir: Path, cfg, env_steps: int, wall_time_s: float, final_eval: dict) -> dict:
+    """results.json: the final evaluation with what it cost."""
+    results = {"env": cfg.env.spec, "algo": cfg.train.algo, "seed": cfg.train.seed, "env_steps": env_steps,
+               "wall_time_s": wall_time_s, "peak_memory_gb": peak_memory_gb(), "final_eval": final_eval,
+               "command": " ".join(sys.argv)}
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+    return results
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> Path:

@@ -69,7 +69,7 @@ class EpisodeCollector:
         self.is_first = self._resetting
         self._resetting = terminated | truncated
         self.obs = obs
-        return _finished_episodes(infos)
+        return finished_episodes(infos)
 
     def _new_episode(self, frame: np.ndarray) -> dict | None:
         if self.store is None:
@@ -94,7 +94,7 @@ class EpisodeCollector:
             )
 
 
-def _finished_episodes(infos: dict) -> list[dict]:
+def finished_episodes(infos: dict) -> list[dict]:
     """Return and length of each episode reported in batched ``infos``.
 
     Gymnasium batches the envs' infos: ``infos["episode"]["r"][i]`` is env
