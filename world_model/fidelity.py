@@ -78,6 +78,11 @@ def score_mode(name, run, autoencoder, batch, C, H):
         real_reward, real_end = batch["rewards"][:, C - 1:C - 1 + H], batch["terminated"][:, C - 1:C - 1 + H]
         scores["reward_accuracy"] = per_step(((result.rewards - real_reward).abs() < 0.5).float(), mask)
         scores["termination_accuracy"] = per_step(((result.end_probs > 0.5) == real_end).float(), mask)
+        # Ends are rare, so accuracy alone hides whether they are predicted at all.
+        ends, others = real_end & (mask > 0), ~real_end & (mask > 0)
+        scores["real_ends"] = int(ends.sum())
+        scores["end_prob_at_real_ends"] = result.end_probs[ends].mean().item() if ends.any() else None
+        scores["end_prob_elsewhere"] = result.end_probs[others].mean().item()
     return name, scores
 
 
