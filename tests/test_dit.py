@@ -56,3 +56,20 @@ def test_world_model_loss_is_finite_and_gives_gradients_to_every_head():
     assert torch.isfinite(loss) and set(logs) >= {"losses/denoise", "losses/reward", "losses/termination"}
     for head in (model.dit.reward_head, model.dit.end_head):
         assert head[-1].weight.grad.abs().sum() > 0
+
+
+def test_reward_and_end_of_a_transition_never_read_the_frame_it_leads_into():
+    dit = tiny_dit()
+    with torch.no_grad():
+        for p in dit.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x, c_noise, actions_in = torch.randn(2, 5, *LATENT), torch.randn(2, 5), torch.randint(0, 3, (2, 5))
+    out, reward, end = dit(x, c_noise, actions_in)
+    x2 = x.clone()
+    x2[:, 3] += 1.0  # frame 3 changes; the transition 2 -> 3 is judged from frame 2 and a_2
+    out2, reward2, end2 = dit(x2, c_noise, actions_in)
+    assert torch.allclose(reward[:, 3], reward2[:, 3], atol=1e-5) and torch.allclose(end[:, 3], end2[:, 3], atol=1e-5)
+    assert not torch.allclose(out[:, 3], out2[:, 3])
+    a2 = actions_in.clone()
+    a2[:, 3] = (a2[:, 3] + 1) % 3
+    assert not torch.allclose(end, dit(x, c_noise, a2)[2])  # ... but it does depend on the action

@@ -118,7 +118,8 @@ class TrajectoryDiT(nn.Module):
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor, actions_in: torch.Tensor):
         """x: (B, T, c, h, w) preconditioned latents; c_noise: (B, T); actions_in: (B, T) action into each frame
-        (num_actions for none). Returns F (B, T, c, h, w), reward logits (B, T, bins), end logits (B, T)."""
+        (num_actions for none). Returns F (B, T, c, h, w) and, for the transition into each frame, reward
+        logits (B, T, bins) and end logits (B, T)."""
         B, T = x.shape[:2]
         p = self.cfg.patch_size
         patches = rearrange(x, "b t c (gh p1) (gw p2) -> b t (gh gw) (c p1 p2)", p1=p, p2=p)
@@ -135,8 +136,14 @@ class TrajectoryDiT(nn.Module):
         out = self.patch_out(modulate(self.final_norm(h), shift, scale))  # (B, T*P, patch_dim)
         gh, gw = self.grid
         out = rearrange(out, "b (t gh gw) (c p1 p2) -> b t c (gh p1) (gw p2)", t=T, gh=gh, gw=gw, p1=p, p2=p)
+        # The transition into frame k is judged from frame k-1 and the action taken there, never from frame k
+        # itself: a game's terminal frame can be an artifact (ViZDoom repeats the last frame at death) that
+        # a dream would never reproduce, so a head reading it would not fire in dreams.
         frame_features = h.reshape(B, T, P, -1).mean(dim=2)  # (B, T, D)
-        return out, self.reward_head(frame_features), self.end_head(frame_features).squeeze(-1)
+        transition = frame_features[:, :-1] + action[:, 1:]  # (B, T-1, D): transition k-1 -> k at index k-1
+        reward_logits = F.pad(self.reward_head(transition), (0, 0, 1, 0))  # (B, T, bins); nothing leads into frame 0
+        end_logits = F.pad(self.end_head(transition).squeeze(-1), (1, 0), value=-20.0)  # (B, T)
+        return out, reward_logits, end_logits
 
 
 def block_causal_mask(num_frames: int, patches_per_frame: int, device=None) -> torch.Tensor:
