@@ -41,6 +41,7 @@ def load_world_model(checkpoint, device="cpu"):
 def collect_random_episodes(spec: str, episodes: int, seed: int, directory) -> EpisodeStore:
     store = EpisodeStore(directory)
     vec = make_vector_env(spec, min(4, episodes), seed, train=False)
+    vec.action_space.seed(seed)  # the same held-out episodes on every run of the benchmark
     collector = EpisodeCollector(vec, store)
     while len(store) < episodes:
         collector.step(vec.action_space.sample())
