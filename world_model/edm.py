@@ -55,11 +55,14 @@ def pyramid_sigmas(num_steps: int, horizon: int, sigma_min: float, sigma_max: fl
     return ((1 - weight) * inv[low] + weight * inv[low + 1]) ** rho
 
 
+def ode_slope(x: torch.Tensor, denoised: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """dx/dsigma of the probability-flow ODE; 0 where sigma is 0 (clean frames do not move)."""
+    return torch.where(sigma > 0, (x - denoised) / torch.where(sigma > 0, sigma, torch.ones_like(sigma)), 0.0)
+
+
 def euler_step(x: torch.Tensor, denoised: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor):
     """One Euler step of the probability-flow ODE from `sigma` to `sigma_next`."""
-    safe_sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    slope = (x - denoised) / safe_sigma
-    return torch.where(sigma > 0, x + slope * (sigma_next - sigma), denoised)
+    return torch.where(sigma > 0, x + ode_slope(x, denoised, sigma) * (sigma_next - sigma), denoised)
 
 
 def heun_step(x, denoised, sigma, sigma_next, denoise_fn):
@@ -67,10 +70,8 @@ def heun_step(x, denoised, sigma, sigma_next, denoise_fn):
     x_euler = euler_step(x, denoised, sigma, sigma_next)
     if bool((sigma_next == 0).all()):
         return x_euler
-    denoised_next = denoise_fn(x_euler, sigma_next)
-    safe = lambda s: torch.where(s > 0, s, torch.ones_like(s))  # noqa: E731
-    slope = (x - denoised) / safe(sigma)
-    slope_next = (x_euler - denoised_next) / safe(sigma_next)
+    slope = ode_slope(x, denoised, sigma)
+    slope_next = ode_slope(x_euler, denoise_fn(x_euler, sigma_next), sigma_next)
     return torch.where(sigma_next > 0, x + 0.5 * (slope + slope_next) * (sigma_next - sigma), x_euler)
 
 
