@@ -232,8 +232,11 @@ class Trainer:
                 if resource_ is not None:
                     resource_.close()
         if self.dist.enabled:
+            # Every rank destroys the process group together: a rank that tears it down while rank 0 is
+            # still evaluating can leave rank 0 hanging at exit.
+            self.dist.barrier()
             checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())
-            print(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}", file=sys.stderr)
+            sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")  # one write: ranks share stderr
             self.dist.close()
         if not self.dist.is_main:
             return None

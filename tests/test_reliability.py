@@ -85,12 +85,16 @@ def test_non_finite_loss_is_skipped_logged_and_stops_the_run_when_repeated(tmp_p
 
 def test_two_process_torchrun_keeps_parameters_identical_on_both_ranks(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             str(ROOT / "train.py"), "--preset", "smoke", "--run-dir", str(tmp_path / "run")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    # --standalone picks a free port, so a second job on the machine cannot join this one's group.
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(ROOT / "train.py"), "--preset", "smoke", "--run-dir", str(tmp_path / "run")]
+    try:
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"torchrun did not finish in 300 s; its output ended with:\n{(err.stderr or b'')[-3000:]!r}")
     assert result.returncode == 0, result.stderr[-3000:]
-    checksums = dict(re.findall(r"rank (\d): parameter checksum (\S+)", result.stderr))
-    assert set(checksums) == {"0", "1"} and checksums["0"] == checksums["1"]
+    checksums = dict(re.findall(r"rank (\d): parameter checksum ([-+.0-9e]+)", result.stderr))
+    assert set(checksums) == {"0", "1"} and checksums["0"] == checksums["1"], result.stderr[-3000:]
     assert (tmp_path / "run" / "results.json").exists()
     # The updates really happened on both ranks: the parameters moved away from their initial values.
     payload = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
