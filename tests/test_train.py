@@ -41,6 +41,9 @@ def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
     assert all(len(m["latent_mse"]) == 6 for m in modes.values())
     assert modes["autoregressive"]["network_evals_per_transition"] == 6 * modes["whole_trajectory"][
         "network_evals_per_transition"]
+    heads = figures["heads_on_real_frames"]  # the heads read on the real frames, beside the dreams
+    assert len(heads["termination_accuracy"]) == 6 and 0 <= heads["end_prob_elsewhere"] <= 1
+    assert heads["real_ends"] == modes["whole_trajectory"]["real_ends"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -8,7 +8,8 @@ predict the next H frames three ways: whole-trajectory (all frames denoised
 jointly, K network evaluations), autoregressive (one frame at a time from its
 own outputs, H*K evaluations), and repeating the last real frame. Report latent
 MSE and decoded-pixel PSNR per horizon step, reward and termination accuracy,
-and network evaluations and wall time per imagined transition.
+and network evaluations and wall time per imagined transition. The reward and
+termination heads are also read on the real future frames, for comparison.
 """
 import argparse
 import json
@@ -22,7 +23,7 @@ from envs import EpisodeCollector, EpisodeStore, make_vector_env
 from world_model.autoencoder import Autoencoder, AutoencoderConfig
 from world_model.checkpoint import load_checkpoint
 from world_model.dit import DiTConfig
-from world_model.model import WorldModel, WorldModelConfig
+from world_model.model import WorldModel, WorldModelConfig, actions_into_frames
 from world_model.sampler import SamplerConfig, dream, dream_autoregressive
 
 
@@ -76,15 +77,34 @@ def score_mode(name, run, autoencoder, batch, C, H):
     scores.update(network_evals_per_transition=evals / H, seconds_per_transition=seconds / transitions,
                   transitions_per_second=transitions / seconds)
     if not torch.is_tensor(result):
-        real_reward, real_end = batch["rewards"][:, C - 1:C - 1 + H], batch["terminated"][:, C - 1:C - 1 + H]
-        scores["reward_accuracy"] = per_step(((result.rewards - real_reward).abs() < 0.5).float(), mask)
-        scores["termination_accuracy"] = per_step(((result.end_probs > 0.5) == real_end).float(), mask)
-        # Ends are rare, so accuracy alone hides whether they are predicted at all.
-        ends, others = real_end & (mask > 0), ~real_end & (mask > 0)
-        scores["real_ends"] = int(ends.sum())
-        scores["end_prob_at_real_ends"] = result.end_probs[ends].mean().item() if ends.any() else None
-        scores["end_prob_elsewhere"] = result.end_probs[others].mean().item()
+        scores.update(score_heads(result.rewards, result.end_probs, batch, C, H))
     return name, scores
+
+
+def score_heads(rewards: torch.Tensor, end_probs: torch.Tensor, batch: dict, C: int, H: int) -> dict:
+    """Reward and termination predictions (B, H) against what really followed."""
+    mask = batch["mask"][:, C:].float()
+    real_reward, real_end = batch["rewards"][:, C - 1:C - 1 + H], batch["terminated"][:, C - 1:C - 1 + H]
+    ends, others = real_end & (mask > 0), ~real_end & (mask > 0)
+    # Ends are rare, so accuracy alone hides whether they are predicted at all.
+    return {"reward_accuracy": per_step(((rewards - real_reward).abs() < 0.5).float(), mask),
+            "termination_accuracy": per_step(((end_probs > 0.5) == real_end).float(), mask),
+            "real_ends": int(ends.sum()),
+            "end_prob_at_real_ends": end_probs[ends].mean().item() if ends.any() else None,
+            "end_prob_elsewhere": end_probs[others].mean().item()}
+
+
+@torch.no_grad()
+def heads_on_real_frames(model: WorldModel, batch: dict, C: int, H: int) -> dict:
+    """The reward and termination heads read on the real future frames (clean, real actions).
+
+    Set beside the dreamed modes, this tells a head that cannot see what is coming
+    from dreams that do not show it (e.g. a hit that ends the episode, never dreamed).
+    """
+    z, actions = batch["latents"][:, :C + H], batch["actions"][:, :C + H]
+    sigma = torch.zeros(z.shape[:2], device=z.device)
+    _, reward_logits, end_logits = model.denoise(z, sigma, actions_into_frames(actions, model.num_actions))
+    return score_heads(model.reward(reward_logits[:, C:]), end_logits[:, C:].sigmoid(), batch, C, H)
 
 
 def run_fidelity(checkpoint, horizon: int, episodes: int, segments: int, seed: int, device="cpu") -> dict:
@@ -110,7 +130,8 @@ def run_fidelity(checkpoint, horizon: int, episodes: int, segments: int, seed: i
     ])
     return {"env": spec, "checkpoint": str(checkpoint), "context": C, "horizon": H, "denoising_steps":
             sampler_cfg.num_steps, "held_out_episodes": episodes, "segments": segments,
-            "torch_threads": torch.get_num_threads(), "device": str(device), "modes": modes}
+            "torch_threads": torch.get_num_threads(), "device": str(device), "modes": modes,
+            "heads_on_real_frames": heads_on_real_frames(model, batch, C, H)}
 
 
 def plot_fidelity(results: dict, path) -> None:
@@ -147,6 +168,11 @@ def main(argv=None) -> None:
     for name, s in results["modes"].items():
         print(f"{name:>18}: latent MSE at H={args.horizon} {s['latent_mse'][-1]:.4f}, PSNR {s['psnr'][-1]:.2f} dB, "
               f"{s['transitions_per_second']:.0f} transitions/s, {s['network_evals_per_transition']:.2f} evals each")
+    ends = [(name, s["end_prob_at_real_ends"], s["end_prob_elsewhere"]) for name, s in
+            [*results["modes"].items(), ("heads_on_real_frames", results["heads_on_real_frames"])] if "real_ends" in s]
+    if ends[0][1] is not None:
+        print("termination probability at the real ends / elsewhere: " +
+              ", ".join(f"{name.replace('_', ' ')} {at:.4f} / {other:.4f}" for name, at, other in ends))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
