@@ -27,8 +27,11 @@ def test_sigkill_then_resume_finishes_with_every_episode_intact(tmp_path):
     while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)  # into the main loop, between writes
+    game_processes = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    for pid in game_processes:  # a killed trainer cannot close its ViZDoom games; do not leave them behind
+        os.kill(pid, signal.SIGKILL)
     stored_before = sorted(p.name for p in (run / "episodes").glob("episode_*.npz"))
     assert stored_before and not (run / "results.json").exists()
 
@@ -41,6 +44,20 @@ def test_sigkill_then_resume_finishes_with_every_episode_intact(tmp_path):
     assert set(stored_before) <= set(stored_after)
     store = EpisodeStore(run / "episodes")  # every file still reads back
     assert len(store) == len(stored_after) and not list((run / "episodes").glob("*.tmp"))
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat))
+    return found
 
 
 def test_truncated_episode_file_gives_a_one_line_error_naming_it(smoke_run, tmp_path):
