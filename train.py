@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import json  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict
@@ -265,9 +266,16 @@ COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fi
             "play": "agent.play", "plot": "agent.plot", "bench": "agent.bench"}
 
 
+def interrupt(signum, frame):
+    """SIGTERM (what schedulers and `kill` send) stops a run the way Ctrl-C does: the `finally` blocks close
+    the games, which would otherwise outlive this process, and the last checkpoint stays for --resume."""
+    raise KeyboardInterrupt
+
+
 def cli(argv=None) -> None:
     """`dreamdit COMMAND ...`; user errors print one line and exit with status 2 (--debug shows the traceback)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    signal.signal(signal.SIGTERM, interrupt)
     debug = "--debug" in argv
     command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
     try:

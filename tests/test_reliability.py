@@ -46,6 +46,30 @@ def test_sigkill_then_resume_finishes_with_every_episode_intact(tmp_path):
     assert len(store) == len(stored_after) and not list((run / "episodes").glob("*.tmp"))
 
 
+def test_sigterm_stops_cleanly_closing_every_game(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--preset", "smoke", "--run-dir", str(run),
+                             "--total-steps", "5000"], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    game_processes = children(proc.pid)
+    assert game_processes  # the run's ViZDoom games
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "resume with --resume" in stderr
+    time.sleep(1)
+    assert not [pid for pid in game_processes if os.path.exists(f"/proc/{pid}") and not zombie(pid)]
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def children(pid: int) -> list[int]:
     """Process ids whose parent is `pid` (Linux /proc)."""
     found = []
