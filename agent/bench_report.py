@@ -85,6 +85,16 @@ def runs_table(groups: dict) -> list[str]:
     return lines
 
 
+def run_commands(groups: dict) -> list[str]:
+    """Each run's training command, as its results.json records it (train.py and its arguments)."""
+    lines = []
+    for runs in groups.values():
+        for run in runs:
+            program, _, arguments = run["command"].partition(" ")
+            lines.append(f"- `python {Path(program).name} {arguments}`")
+    return lines
+
+
 def write_curves(groups: dict, folder: Path, suite: str) -> list[Path]:
     """Learning curves of all runs (`dreamdit plot`'s figure): training episodes, then evaluations."""
     run_dirs = [run["run_dir"] for runs in groups.values() for run in runs]
@@ -111,7 +121,8 @@ def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine
              "## Final evaluation per env and algorithm", "", *group_table(groups), ""]
     if suite == "atari":
         lines += ["## Human-normalised aggregate", "", *atari_aggregate_table(groups), ""]
-    lines += ["## Runs", "", *runs_table(groups), "", "## Learning curves", ""]
+    lines += ["## Runs", "", *runs_table(groups), "", "The command of each run, as its results.json records it:", "",
+              *run_commands(groups), "", "## Learning curves", ""]
     lines += [f"![{path.stem}]({path.relative_to(out).as_posix()})" for path in curves]
     out.mkdir(parents=True, exist_ok=True)
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")

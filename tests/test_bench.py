@@ -48,13 +48,15 @@ def test_atari_report_normalises_by_human_scores(tmp_path):
             run.mkdir(parents=True)
             config = {"env": {"spec": env}, "train": {"algo": "ppo", "seed": seed}}
             results = {"env": env, "algo": "ppo", "seed": seed, "env_steps": 100_000, "wall_time_s": 60.0,
-                       "peak_memory_gb": 1.0, "final_eval": {"mean": score, "std": 0.0, "episodes": 100}}
+                       "peak_memory_gb": 1.0, "final_eval": {"mean": score, "std": 0.0, "episodes": 100},
+                       "command": f"/somewhere/train.py --env {env} --algo ppo --seed {seed}"}
             run.joinpath("config.json").write_text(json.dumps(config))
             run.joinpath("results.json").write_text(json.dumps(results))
     report = write_report(tmp_path / "runs", tmp_path / "out", "atari", ["atari:Pong", "atari:Breakout"],
                           "test machine").read_text()
     assert "| ppo | 2 | 2 | 0.500 | 0.500 |" in report  # mean and median HNS over the games
     assert "IRIS 14.6" in report and "DIAMOND 1.459" in report
+    assert "- `python train.py --env atari:Breakout --algo ppo --seed 1`" in report  # what measured each row
 
 
 def test_bad_bench_input_gives_one_line_and_status_2(tmp_path):
