@@ -237,7 +237,8 @@ class Trainer:
             # still evaluating can leave rank 0 hanging at exit.
             self.dist.barrier()
             checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())
-            sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")  # one write: ranks share stderr
+            # One write, so the lines of ranks sharing stderr do not interleave.
+            sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")
             self.dist.close()
         if not self.dist.is_main:
             return None

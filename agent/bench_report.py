@@ -119,6 +119,9 @@ def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine
              "stratified bootstrap (10,000 replicates, percentile). Agent steps are frame-skipped env steps.", "",
              "Machines of the runs: " + ("; ".join(machines) or "none"), f"Machine of this report: {machine}", "",
              "## Final evaluation per env and algorithm", "", *group_table(groups), ""]
+    missing = [env for env in envs if not any(env == key[0] for key in groups)]
+    if missing:
+        lines += [f"No finished run yet for {', '.join(missing)}: the table covers part of the suite.", ""]
     if suite == "atari":
         lines += ["## Human-normalised aggregate", "", *atari_aggregate_table(groups), ""]
     lines += ["## Runs", "", *runs_table(groups), "", "The command of each run, as its results.json records it:", "",

@@ -52,8 +52,9 @@ def test_atari_report_normalises_by_human_scores(tmp_path):
                        "command": f"/somewhere/train.py --env {env} --algo ppo --seed {seed}"}
             run.joinpath("config.json").write_text(json.dumps(config))
             run.joinpath("results.json").write_text(json.dumps(results))
-    report = write_report(tmp_path / "runs", tmp_path / "out", "atari", ["atari:Pong", "atari:Breakout"],
-                          "test machine").read_text()
+    suite = ["atari:Pong", "atari:Breakout", "atari:Boxing"]  # Boxing has no run
+    report = write_report(tmp_path / "runs", tmp_path / "out", "atari", suite, "test machine").read_text()
+    assert "No finished run yet for atari:Boxing" in report
     assert "| ppo | 2 | 2 | 0.500 | 0.500 |" in report  # mean and median HNS over the games
     assert "IRIS 14.6" in report and "DIAMOND 1.459" in report
     assert "- `python train.py --env atari:Breakout --algo ppo --seed 1`" in report  # what measured each row
