@@ -233,9 +233,7 @@ class Trainer:
                 if resource_ is not None:
                     resource_.close()
         if self.dist.enabled:
-            # Every rank destroys the process group together: a rank that tears it down while rank 0 is
-            # still evaluating can leave rank 0 hanging at exit.
-            self.dist.barrier()
+            self.dist.barrier()  # ranks destroy the group together; one leaving early can hang rank 0 at exit
             checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())
             # One write, so the lines of ranks sharing stderr do not interleave.
             sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")

@@ -23,7 +23,7 @@ import torch
 
 from agent.checkpoint import load_agent
 from envs import EpisodeStore
-from world_model.fidelity import collect_random_episodes, heads_on_real_frames, score_heads
+from world_model.fidelity import collect_random_episodes, heads_on_real_frames, per_step, score_heads
 from world_model.latents import LatentCache
 from world_model.model import WorldModel
 from world_model.sampler import dream
@@ -36,13 +36,12 @@ def evaluate(model: WorldModel, sampler_cfg, batch: dict, C: int, H: int) -> dic
     model.eval()
     dreamt = dream(model, batch["latents"][:, :C], batch["actions"][:, :C - 1], sampler_cfg,
                    actions=batch["actions"][:, C - 1:C - 1 + H], generator=torch.Generator().manual_seed(0))
-    mask = batch["mask"][:, C:].float()
-    mse = (dreamt.latents[:, C:] - batch["latents"][:, C:]).pow(2).mean(dim=(2, 3, 4))
-    per_step = (mse * mask).sum(0) / mask.sum(0)
+    mse = per_step((dreamt.latents[:, C:] - batch["latents"][:, C:]).pow(2).mean(dim=(2, 3, 4)),
+                   batch["mask"][:, C:].float())
     dreamed = score_heads(dreamt.rewards, dreamt.end_probs, batch, C, H)
     real = heads_on_real_frames(model, batch, C, H)
     model.train()
-    return {"latent_mse_step_1": per_step[0].item(), f"latent_mse_step_{H}": per_step[-1].item(),
+    return {"latent_mse_step_1": mse[0], f"latent_mse_step_{H}": mse[-1],
             "end_prob_at_real_ends_dreamed": dreamed["end_prob_at_real_ends"],
             "end_prob_elsewhere_dreamed": dreamed["end_prob_elsewhere"],
             "end_prob_at_real_ends_real_frames": real["end_prob_at_real_ends"],

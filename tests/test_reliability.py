@@ -60,28 +60,27 @@ def test_sigterm_stops_cleanly_closing_every_game(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "resume with --resume" in stderr
     time.sleep(1)
-    assert not [pid for pid in game_processes if os.path.exists(f"/proc/{pid}") and not zombie(pid)]
+    assert not [pid for pid in game_processes if alive(pid)]
 
 
-def zombie(pid: int) -> bool:
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process from Linux /proc, or None once it is gone."""
     try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     except OSError:
-        return True
+        return None
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"  # a zombie has exited; only its entry is left
 
 
 def children(pid: int) -> list[int]:
-    """Process ids whose parent is `pid` (Linux /proc)."""
-    found = []
-    for stat in os.listdir("/proc"):
-        if stat.isdigit():
-            try:
-                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended while we looked
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(stat))
-    return found
+    """Process ids whose parent is `pid`."""
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and (process_state(int(entry)) or ("", -1))[1] == pid]
 
 
 def test_truncated_episode_file_gives_a_one_line_error_naming_it(smoke_run, tmp_path):
