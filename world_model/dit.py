@@ -31,6 +31,16 @@ class DiTConfig:
     """largest absolute reward the bins cover"""
 
 
+def per_token(frame_values: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """(B, T, X) values of each frame -> (B, T*P, X) for each of its P tokens.
+
+    The condition is the same for every token of a frame, so the modulation layers run once per frame:
+    with several patches per frame that saves a quarter of a block's work."""
+    B, T = frame_values.shape[:2]
+    P = num_tokens // T
+    return frame_values[:, :, None].expand(B, T, P, -1).reshape(B, num_tokens, -1)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale) + shift
 
@@ -63,8 +73,8 @@ class Block(nn.Module):
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.width, 6 * cfg.width))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # x, cond: (B, N, D); mask: (N, N) bool, True where attention is allowed
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
+        # x: (B, T*P, D); cond: (B, T, D), one per frame; mask: (T*P, T*P) bool, True where attention is allowed
+        shift1, scale1, gate1, shift2, scale2, gate2 = per_token(self.modulation(cond), x.shape[1]).chunk(6, dim=-1)
         h = modulate(self.norm1(x), shift1, scale1)
         q, k, v = rearrange(self.qkv(h), "b n (three h d) -> three b h n d", three=3, h=self.heads)
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, heads, N, D / heads)
@@ -127,12 +137,11 @@ class TrajectoryDiT(nn.Module):
         action = self.action_emb(actions_in)  # (B, T, D)
         tokens = self.patch_in(patches) + self.time_pos[:T, None] + self.space_pos + action[:, :, None]  # (B, T, P, D)
         cond = self.noise_emb(c_noise) + action  # (B, T, D)
-        cond = cond[:, :, None].expand(B, T, P, -1).reshape(B, T * P, -1)  # (B, T*P, D)
         h = tokens.reshape(B, T * P, -1)
         mask = block_causal_mask(T, P, x.device)
         for block in self.blocks:
             h = block(h, cond, mask)
-        shift, scale = self.final_modulation(cond).chunk(2, dim=-1)
+        shift, scale = per_token(self.final_modulation(cond), T * P).chunk(2, dim=-1)
         out = self.patch_out(modulate(self.final_norm(h), shift, scale))  # (B, T*P, patch_dim)
         gh, gw = self.grid
         out = rearrange(out, "b (t gh gw) (c p1 p2) -> b t c (gh p1) (gw p2)", t=T, gh=gh, gw=gw, p1=p, p2=p)
