@@ -41,7 +41,7 @@ def evaluate(model: WorldModel, sampler_cfg, batch: dict, C: int, H: int) -> dic
     dreamed = score_heads(dreamt.rewards, dreamt.end_probs, batch, C, H)
     real = heads_on_real_frames(model, batch, C, H)
     model.train()
-    return {"latent_mse_step_1": mse[0], f"latent_mse_step_{H}": mse[-1],
+    return {"real_ends": dreamed["real_ends"], "latent_mse_step_1": mse[0], f"latent_mse_step_{H}": mse[-1],
             "end_prob_at_real_ends_dreamed": dreamed["end_prob_at_real_ends"],
             "end_prob_elsewhere_dreamed": dreamed["end_prob_elsewhere"],
             "end_prob_at_real_ends_real_frames": real["end_prob_at_real_ends"],
@@ -86,14 +86,14 @@ def main() -> None:
         seconds += time.perf_counter() - start
         updates += 1
         if updates in MILESTONES or seconds >= 60 * args.minutes:
-            evaluations.append({"updates": updates, "training_minutes": seconds / 60,
-                                **evaluate(model, cfg.sampler, batch, C, H)})
+            scores = evaluate(model, cfg.sampler, batch, C, H)
+            real_ends = scores.pop("real_ends")  # the same held-out batch every time
+            evaluations.append({"updates": updates, "training_minutes": seconds / 60, **scores})
             print(json.dumps({k: round(v, 4) for k, v in evaluations[-1].items()}), flush=True)
     results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size,
                "tokens_per_frame": (autoencoder.latent_shape[1] // args.patch_size) ** 2,
                "parameters": sum(p.numel() for p in model.parameters()), "seconds_per_update": seconds / updates,
-               "held_out_episodes": args.held_out_episodes, "segments": args.segments, "real_ends": int(
-                   (batch["terminated"][:, C - 1:C - 1 + H] & batch["mask"][:, C:]).sum()),
+               "held_out_episodes": args.held_out_episodes, "segments": args.segments, "real_ends": real_ends,
                "evaluations": evaluations}
     if args.json:
         with open(args.json, "w") as f:
