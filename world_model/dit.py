@@ -34,8 +34,8 @@ class DiTConfig:
 def per_token(frame_values: torch.Tensor, num_tokens: int) -> torch.Tensor:
     """(B, T, X) values of each frame -> (B, T*P, X) for each of its P tokens.
 
-    The condition is the same for every token of a frame, so the modulation layers run once per frame:
-    with several patches per frame that saves a quarter of a block's work."""
+    The condition is the same for every token of a frame, so the modulation layers run once per frame and
+    only their outputs are repeated for the tokens."""
     B, T = frame_values.shape[:2]
     P = num_tokens // T
     return frame_values[:, :, None].expand(B, T, P, -1).reshape(B, num_tokens, -1)
