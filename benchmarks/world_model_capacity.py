@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True, help="a run directory: its episodes and frozen autoencoder")
     parser.add_argument("--patch-size", type=int, default=8)
+    parser.add_argument("--no-context-skip", action="store_true", help="the DiT without its last-context-frame path")
     parser.add_argument("--minutes", type=float, default=12, help="training time (evaluations not counted)")
     parser.add_argument("--held-out-episodes", type=int, default=150)
     parser.add_argument("--segments", type=int, default=512)
@@ -71,7 +72,7 @@ def main() -> None:
         held_cache.update(held_out, autoencoder, "cpu")
         batch = held_cache.segments(held_out, args.segments, C + H, np.random.default_rng(args.seed), "cpu")
 
-    dit_cfg = replace(cfg.dit, patch_size=args.patch_size)
+    dit_cfg = replace(cfg.dit, patch_size=args.patch_size, context_skip=not args.no_context_skip)
     model = WorldModel(cfg.world_model, dit_cfg, autoencoder.latent_shape, agent.num_actions)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.world_model_lr)
     rng = np.random.default_rng(0)
@@ -90,7 +91,7 @@ def main() -> None:
             real_ends = scores.pop("real_ends")  # the same held-out batch every time
             evaluations.append({"updates": updates, "training_minutes": seconds / 60, **scores})
             print(json.dumps({k: round(v, 4) for k, v in evaluations[-1].items()}), flush=True)
-    results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size,
+    results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size, "context_skip": dit_cfg.context_skip,
                "tokens_per_frame": (autoencoder.latent_shape[1] // args.patch_size) ** 2,
                "parameters": sum(p.numel() for p in model.parameters()), "seconds_per_update": seconds / updates,
                "held_out_episodes": args.held_out_episodes, "segments": args.segments, "real_ends": real_ends,

@@ -31,15 +31,28 @@ def test_causality_future_frames_and_actions_never_change_the_past(patch_size):
     T, k = 6, 2
     x, c_noise = torch.randn(2, T, *LATENT), torch.randn(2, T)
     actions_in = torch.randint(0, 3, (2, T))
-    out = dit(x, c_noise, actions_in)
+    out = dit(x, c_noise, actions_in, num_context=2)
     x2, c2, a2 = x.clone(), c_noise.clone(), actions_in.clone()
     x2[:, k + 1:] += 1.0
     c2[:, k + 1:] += 1.0
     a2[:, k + 1:] = (a2[:, k + 1:] + 1) % 3  # a_k leads into frame k + 1
-    out2 = dit(x2, c2, a2)
+    out2 = dit(x2, c2, a2, num_context=2)
     for before, after in zip(out, out2):
         assert torch.allclose(before[:, :k + 1], after[:, :k + 1], atol=1e-5)
         assert not torch.allclose(before[:, k + 1:], after[:, k + 1:])
+
+
+@pytest.mark.parametrize("context_skip", [True, False])
+def test_at_initialisation_a_very_noisy_future_is_denoised_to_the_last_context_frame_or_to_zero(context_skip):
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(context=2, horizon=3), DiTConfig(width=32, depth=1, heads=2, patch_size=4,
+                                                                          max_frames=8, context_skip=context_skip),
+                       LATENT, 3)
+    z, actions_in = torch.randn(2, 5, *LATENT), torch.randint(0, 4, (2, 5))
+    sigma = torch.tensor([0.0, 0.0, 80.0, 80.0, 80.0]).expand(2, -1)
+    denoised = model.denoise(z, sigma, actions_in)[0][:, 2:]
+    expected = z[:, 1:2].expand_as(denoised) if context_skip else torch.zeros_like(denoised)
+    assert torch.allclose(denoised, expected, atol=0.02)
 
 
 def test_world_model_loss_is_finite_and_gives_gradients_to_every_head():
@@ -64,12 +77,12 @@ def test_reward_and_end_of_a_transition_never_read_the_frame_it_leads_into():
         for p in dit.parameters():
             p.add_(0.1 * torch.randn_like(p))
     x, c_noise, actions_in = torch.randn(2, 5, *LATENT), torch.randn(2, 5), torch.randint(0, 3, (2, 5))
-    out, reward, end = dit(x, c_noise, actions_in)
+    out, reward, end = dit(x, c_noise, actions_in, num_context=2)
     x2 = x.clone()
     x2[:, 3] += 1.0  # frame 3 changes; the transition 2 -> 3 is judged from frame 2 and a_2
-    out2, reward2, end2 = dit(x2, c_noise, actions_in)
+    out2, reward2, end2 = dit(x2, c_noise, actions_in, num_context=2)
     assert torch.allclose(reward[:, 3], reward2[:, 3], atol=1e-5) and torch.allclose(end[:, 3], end2[:, 3], atol=1e-5)
     assert not torch.allclose(out[:, 3], out2[:, 3])
     a2 = actions_in.clone()
     a2[:, 3] = (a2[:, 3] + 1) % 3
-    assert not torch.allclose(end, dit(x, c_noise, a2)[2])  # ... but it does depend on the action
+    assert not torch.allclose(end, dit(x, c_noise, a2, num_context=2)[2])  # ... but it does depend on the action

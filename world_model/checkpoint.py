@@ -50,4 +50,6 @@ def load_checkpoint(run_or_file, map_location="cpu") -> dict:
                             "use another checkpoint or start a new run") from err
     if not isinstance(payload, dict) or "config" not in payload or "state" not in payload:
         raise DreamditError(f"{path} is not a dreamdit checkpoint")
+    # Checkpoints from before the DiT had its context skip were trained without one.
+    payload["config"].get("dit", {}).setdefault("context_skip", False)
     return payload

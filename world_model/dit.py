@@ -29,6 +29,8 @@ class DiTConfig:
     """bins of the two-hot reward head (symlog spaced)"""
     reward_limit: float = 100.0
     """largest absolute reward the bins cover"""
+    context_skip: bool = True
+    """add to every future frame's output a copy of the last context frame, scaled per channel by its condition"""
 
 
 def per_token(frame_values: torch.Tensor, num_tokens: int) -> torch.Tensor:
@@ -104,6 +106,9 @@ class TrajectoryDiT(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.width, elementwise_affine=False, eps=1e-6)
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.width, 2 * cfg.width))
         self.patch_out = nn.Linear(cfg.width, patch_dim)
+        # One token of width D cannot carry a whole frame's detail; this path hands the model the last real frame
+        # at full resolution, so it only has to predict what changes.
+        self.context_gate = nn.Linear(cfg.width, c) if cfg.context_skip else None
         self.reward_head = nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.SiLU(),
                                          nn.Linear(cfg.width, cfg.num_reward_bins))
         self.end_head = nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.SiLU(), nn.Linear(cfg.width, 1))
@@ -125,11 +130,15 @@ class TrajectoryDiT(nn.Module):
         for layer in (self.final_modulation[-1], self.patch_out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        if self.context_gate is not None:
+            # At high noise the output F is the clean-frame estimate, so the model starts as "repeat the last frame".
+            nn.init.zeros_(self.context_gate.weight)
+            nn.init.ones_(self.context_gate.bias)
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, actions_in: torch.Tensor):
-        """x: (B, T, c, h, w) preconditioned latents; c_noise: (B, T); actions_in: (B, T) action into each frame
-        (num_actions for none). Returns F (B, T, c, h, w) and, for the transition into each frame, reward
-        logits (B, T, bins) and end logits (B, T)."""
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, actions_in: torch.Tensor, num_context: int):
+        """x: (B, T, c, h, w) preconditioned latents, the first `num_context` of them the context; c_noise: (B, T);
+        actions_in: (B, T) action into each frame (num_actions for none). Returns F (B, T, c, h, w) and, for the
+        transition into each frame, reward logits (B, T, bins) and end logits (B, T)."""
         B, T = x.shape[:2]
         p = self.cfg.patch_size
         patches = rearrange(x, "b t c (gh p1) (gw p2) -> b t (gh gw) (c p1 p2)", p1=p, p2=p)
@@ -145,6 +154,11 @@ class TrajectoryDiT(nn.Module):
         out = self.patch_out(modulate(self.final_norm(h), shift, scale))  # (B, T*P, patch_dim)
         gh, gw = self.grid
         out = rearrange(out, "b (t gh gw) (c p1 p2) -> b t c (gh p1) (gw p2)", t=T, gh=gh, gw=gw, p1=p, p2=p)
+        if self.context_gate is not None:
+            # Context frames are (nearly) clean, so their preconditioned latent is (nearly) the latent itself.
+            C = num_context
+            skip = self.context_gate(cond[:, C:])[..., None, None] * x[:, C - 1:C]
+            out = torch.cat([out[:, :C], out[:, C:] + skip], dim=1)
         # The transition into frame k is judged from frame k-1 and the action taken there, never from frame k
         # itself: a game's terminal frame can be an artifact (ViZDoom repeats the last frame at death) that
         # a dream would never reproduce, so a head reading it would not fire in dreams.

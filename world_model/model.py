@@ -55,10 +55,10 @@ class WorldModel(nn.Module):
 
     def denoise(self, z: torch.Tensor, sigma: torch.Tensor, actions_in: torch.Tensor):
         """Denoised latents (B, T, c, h, w), reward logits (B, T, bins) and end logits (B, T)
-        for latents `z` (B, T, c, h, w) at noise levels `sigma` (B, T)."""
+        for latents `z` (B, T, c, h, w) at noise levels `sigma` (B, T); the first C frames are the context."""
         c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.cfg.sigma_data)
         expand = lambda s: s[:, :, None, None, None]  # noqa: E731  (B, T) -> broadcast over (c, h, w)
-        out, reward_logits, end_logits = self.dit(expand(c_in) * z, c_noise, actions_in)
+        out, reward_logits, end_logits = self.dit(expand(c_in) * z, c_noise, actions_in, self.cfg.context)
         return expand(c_skip) * z + expand(c_out) * out, reward_logits, end_logits
 
     def reward(self, reward_logits: torch.Tensor) -> torch.Tensor:
