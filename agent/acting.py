@@ -29,6 +29,17 @@ class LatentActor:
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1).cpu().numpy()
 
 
+class RandomActor:
+    """Uniformly random actions: the baseline a trained policy's return is read against."""
+
+    def __init__(self, num_actions: int):
+        self.num_actions, self.device, self.history = num_actions, torch.device("cpu"), None
+
+    def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
+            generator: torch.Generator | None = None) -> np.ndarray:
+        return torch.randint(self.num_actions, (len(obs),), generator=generator).numpy()
+
+
 def slide_window(window: torch.Tensor | None, item: torch.Tensor, is_first: torch.Tensor,
                  context: int) -> torch.Tensor:
     """The last `context` items of each env (N, C, ...) after `item` (N, ...); a first item fills the window."""

@@ -30,6 +30,17 @@ def test_eval_command_on_the_smoke_run(smoke_run, tmp_path):
     assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
 
 
+def test_eval_command_plays_the_random_baseline_without_a_checkpoint(tmp_path):
+    out = tmp_path / "random.json"
+    result = run_cli("eval", "--random", "--env", "vizdoom:TakeCover", "--episodes", 3, "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["env"] == "vizdoom:TakeCover" and len(figures["returns"]) == 3 and min(figures["returns"]) > 0
+    for args in (["--random"], ["--env", "vizdoom:TakeCover"], ["--random", "--env", "vizdoom:Nowhere"]):
+        result = run_cli("eval", *args, "--episodes", 1, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
     out, plot = tmp_path / "fidelity.json", tmp_path / "fidelity.png"
     result = run_cli("fidelity", "--checkpoint", smoke_run, "--horizon", 6, "--episodes", 2, "--segments", 16,
