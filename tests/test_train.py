@@ -55,6 +55,8 @@ def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
     heads = figures["heads_on_real_frames"]  # the heads read on the real frames, beside the dreams
     assert len(heads["termination_accuracy"]) == 6 and 0 <= heads["end_prob_elsewhere"] <= 1
     assert heads["real_ends"] == modes["whole_trajectory"]["real_ends"]
+    held = figures["action_sensitivity"]  # one entry per action of Take Cover, each a probability
+    assert len(held["end_within_horizon_elsewhere"]) == 2 and 0 <= held["spread_between_actions"] <= 1
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

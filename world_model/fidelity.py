@@ -107,6 +107,27 @@ def heads_on_real_frames(model: WorldModel, batch: dict, C: int, H: int) -> dict
     return score_heads(model.reward(reward_logits[:, C:]), end_logits[:, C:].sigmoid(), batch, C, H)
 
 
+@torch.no_grad()
+def action_sensitivity(model: WorldModel, sampler_cfg, batch: dict, C: int, H: int, seed: int) -> dict:
+    """The dreamed chance of an end within the horizon when one action is held throughout, for each action."""
+    context, between = batch["latents"][:, :C], batch["actions"][:, :C - 1]
+    real_death = (batch["terminated"][:, C - 1:C - 1 + H] & batch["mask"][:, C:]).any(1)
+    by_action = []
+    for action in range(model.num_actions):
+        held = torch.full((len(context), H), action, dtype=torch.long, device=context.device)
+        dreamt = dream(model, context, between, sampler_cfg, actions=held, horizon=H,
+                       generator=torch.Generator(device=context.device).manual_seed(seed))
+        by_action.append(1 - (1 - dreamt.end_probs).prod(1))  # (B,)
+    ends = torch.stack(by_action)  # (A, B)
+    spread = ends.max(0).values - ends.min(0).values
+    mean_where = lambda values, where: values[..., where].mean(-1).tolist() if where.any() else None  # noqa: E731
+    return {"segments_with_a_real_end": int(real_death.sum()),
+            "end_within_horizon_where_a_real_end_follows": mean_where(ends, real_death),
+            "end_within_horizon_elsewhere": mean_where(ends, ~real_death),
+            "spread_between_actions": spread.mean().item(),
+            "spread_between_actions_where_a_real_end_follows": mean_where(spread, real_death)}
+
+
 def run_fidelity(checkpoint, horizon: int, episodes: int, segments: int, seed: int, device="cpu") -> dict:
     autoencoder, model, sampler_cfg, spec = load_world_model(checkpoint, device)
     C, H = model.cfg.context, horizon
@@ -131,7 +152,8 @@ def run_fidelity(checkpoint, horizon: int, episodes: int, segments: int, seed: i
     return {"env": spec, "checkpoint": str(checkpoint), "context": C, "horizon": H, "denoising_steps":
             sampler_cfg.num_steps, "held_out_episodes": episodes, "segments": segments,
             "torch_threads": torch.get_num_threads(), "device": str(device), "modes": modes,
-            "heads_on_real_frames": heads_on_real_frames(model, batch, C, H)}
+            "heads_on_real_frames": heads_on_real_frames(model, batch, C, H),
+            "action_sensitivity": action_sensitivity(model, sampler_cfg, batch, C, H, seed)}
 
 
 def plot_fidelity(results: dict, path) -> None:
@@ -173,6 +195,12 @@ def main(argv=None) -> None:
     if ends[0][1] is not None:
         print("termination probability at the real ends / elsewhere: " +
               ", ".join(f"{name.replace('_', ' ')} {at:.4f} / {other:.4f}" for name, at, other in ends))
+    held = results["action_sensitivity"]
+    by_action = lambda key: "n/a" if held[key] is None else " ".join(f"{p:.3f}" for p in held[key])  # noqa: E731
+    print(f"chance of an end within {args.horizon} steps, one action held, by action: "
+          f"{by_action('end_within_horizon_where_a_real_end_follows')} where a real end follows, "
+          f"{by_action('end_within_horizon_elsewhere')} elsewhere; mean spread between actions "
+          f"{held['spread_between_actions']:.4f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
