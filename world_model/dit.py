@@ -2,7 +2,9 @@
 
 Each frame of a trajectory carries its own noise level and the action that led
 into it; both condition every token of the frame through adaLN-Zero. Attention
-is block-causal in time, so frame k never sees frames or actions after it.
+is block-causal in time, so frame k never sees frames or actions after it. The
+last context frame also reaches every future frame's output directly, past the
+tokens (the context skip).
 Letters: B batch, T frames, P patches per frame, D width, A actions.
 """
 from dataclasses import dataclass

@@ -120,7 +120,10 @@ def action_sensitivity(model: WorldModel, sampler_cfg, batch: dict, C: int, H: i
         by_action.append(1 - (1 - dreamt.end_probs).prod(1))  # (B,)
     ends = torch.stack(by_action)  # (A, B)
     spread = ends.max(0).values - ends.min(0).values
-    mean_where = lambda values, where: values[..., where].mean(-1).tolist() if where.any() else None  # noqa: E731
+
+    def mean_where(values, where):
+        return values[..., where].mean(-1).tolist() if where.any() else None
+
     return {"segments_with_a_real_end": int(real_death.sum()),
             "end_within_horizon_where_a_real_end_follows": mean_where(ends, real_death),
             "end_within_horizon_elsewhere": mean_where(ends, ~real_death),
