@@ -17,7 +17,7 @@ from envs import DreamditError, EpisodeCollector, make_env, make_vector_env
 from world_model.checkpoint import load_checkpoint
 
 
-def evaluate(spec: str, actor: LatentActor, episodes: int, seed: int, num_envs: int = 4,
+def evaluate(spec: str, actor: LatentActor | RandomActor, episodes: int, seed: int, num_envs: int = 4,
              greedy: bool = False, progress: bool = False) -> dict:
     """Run `episodes` real episodes (no life-loss ends, unclipped rewards) -> returns, lengths, mean, std."""
     num_envs = min(num_envs, episodes)

@@ -91,7 +91,8 @@ def main() -> None:
             real_ends = scores.pop("real_ends")  # the same held-out batch every time
             evaluations.append({"updates": updates, "training_minutes": seconds / 60, **scores})
             print(json.dumps({k: round(v, 4) for k, v in evaluations[-1].items()}), flush=True)
-    results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size, "context_skip": dit_cfg.context_skip,
+    results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size,
+               "context_skip": dit_cfg.context_skip,
                "tokens_per_frame": (autoencoder.latent_shape[1] // args.patch_size) ** 2,
                "parameters": sum(p.numel() for p in model.parameters()), "seconds_per_update": seconds / updates,
                "held_out_episodes": args.held_out_episodes, "segments": args.segments, "real_ends": real_ends,

@@ -199,7 +199,10 @@ def main(argv=None) -> None:
         print("termination probability at the real ends / elsewhere: " +
               ", ".join(f"{name.replace('_', ' ')} {at:.4f} / {other:.4f}" for name, at, other in ends))
     held = results["action_sensitivity"]
-    by_action = lambda key: "n/a" if held[key] is None else " ".join(f"{p:.3f}" for p in held[key])  # noqa: E731
+
+    def by_action(key):
+        return "n/a" if held[key] is None else " ".join(f"{p:.3f}" for p in held[key])
+
     print(f"chance of an end within {args.horizon} steps, one action held, by action: "
           f"{by_action('end_within_horizon_where_a_real_end_follows')} where a real end follows, "
           f"{by_action('end_within_horizon_elsewhere')} elsewhere; mean spread between actions "
