@@ -43,7 +43,7 @@ class TrainConfig:
     """run directory; empty: runs/<env>__<algo>__<seed>__<time>"""
     warmup_steps: int = 5_000
     """random-policy steps collected before any learning"""
-    autoencoder_updates: int = 1_500
+    autoencoder_updates: int = 3_000
     """autoencoder updates on the warm-up data; it is frozen afterwards"""
     autoencoder_batch: int = 32
     """frames per autoencoder update"""

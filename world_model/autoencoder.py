@@ -21,6 +21,8 @@ class AutoencoderConfig:
     """channels of the first convolution, doubled at each downsampling"""
     stats_momentum: float = 0.01
     """EMA momentum of the latent mean / std used for normalisation"""
+    detail_weight: float = 20.0
+    """extra loss weight of a pixel per unit of its local contrast (0: every pixel weighs the same)"""
 
     def num_downsamples(self) -> int:
         steps = {32: 1, 16: 2, 8: 3, 4: 4}.get(self.latent_size)
@@ -90,12 +92,14 @@ class Autoencoder(nn.Module):
         z = self.encoder(target)  # (N, c, h, w), unnormalised
         self._update_stats(z.detach())
         recon = self.decoder(z)
-        l1 = F.l1_loss(recon, target)
-        mse = F.mse_loss(recon, target)
+        error = recon - target
+        # Small objects (a distant fireball, a monster) cover a few pixels of flat floor and wall; weighed like
+        # every other pixel they are averaged away, and neither the world model nor the policy ever sees them.
+        weight = 1 + self.cfg.detail_weight * local_contrast(target)
+        reconstruction = (weight * (error.abs() + error.pow(2))).mean() / weight.mean()
         # A light penalty keeps the latent scale from drifting while the DiT learns on it.
-        reg = 1e-4 * z.pow(2).mean()
-        loss = l1 + mse + reg
-        psnr = 10 * torch.log10(4.0 / mse.detach().clamp(min=1e-10))
+        loss = reconstruction + 1e-4 * z.pow(2).mean()
+        psnr = 10 * torch.log10(4.0 / error.detach().pow(2).mean().clamp(min=1e-10))
         return loss, {"losses/autoencoder": loss.item(), "autoencoder/psnr": psnr.item()}
 
     @torch.no_grad()
@@ -110,6 +114,12 @@ class Autoencoder(nn.Module):
         z = self.encoder(frames.float() / 127.5 - 1)
         self.latent_mean.copy_(z.mean(dim=(0, 2, 3)))
         self.latent_std.copy_(z.std(dim=(0, 2, 3)).clamp(min=1e-3))
+
+
+def local_contrast(frames: torch.Tensor, size: int = 7) -> torch.Tensor:
+    """(N, 3, H, W) frames in [-1, 1] -> (N, 1, H, W): mean absolute difference from the size x size neighbourhood."""
+    neighbourhood = F.avg_pool2d(frames, size, stride=1, padding=size // 2, count_include_pad=False)
+    return (frames - neighbourhood).abs().mean(dim=1, keepdim=True)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
