@@ -1,7 +1,8 @@
 """Does the autoencoder keep the small things that matter (a distant fireball, a monster)?
 
     python benchmarks/autoencoder_detail.py --run RUN --updates 3000 --detail-weights 0,20 \
-        --json benchmarks/results/autoencoder_detail_takecover.json --png benchmarks/results/autoencoder_detail_takecover.png
+        --json benchmarks/results/autoencoder_detail_takecover.json \
+        --png benchmarks/results/autoencoder_detail_takecover.png
 
 Trains fresh autoencoders (the run's config, one per detail weight and seed) on
 the first frames a run stored, as many as its random warm-up collected, for a
@@ -74,7 +75,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--detail-weights", default="0,20", help="comma-separated values of autoencoder.detail_weight")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of each autoencoder")
-    parser.add_argument("--threshold", type=float, default=0.1, help="local contrast of a detail pixel (frames in [-1, 1])")
+    parser.add_argument("--threshold", type=float, default=0.1,
+                        help="local contrast of a detail pixel (frames in [-1, 1])")
     parser.add_argument("--held-out-episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=777, help="seed of the held-out episodes")
     parser.add_argument("--threads", type=int, default=1)
