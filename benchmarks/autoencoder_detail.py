@@ -9,8 +9,9 @@ the first frames a run stored, as many as its random warm-up collected, for a
 fixed number of updates, then reconstructs frames of held-out random-policy
 episodes. It reports the PSNR over all pixels and over the detail pixels only
 (local contrast above --threshold: edges, small objects), which a flat floor and
-ceiling do not dominate. The PNG shows the held-out frames with the most detail,
-then their reconstruction under each weight (first seed), one row each.
+ceiling do not dominate. The PNG shows eight held-out frames, evenly spaced, then their reconstruction under each weight (first seed), one row each.
+--score-runs also scores the autoencoders that finished runs trained, on the same
+held-out frames.
 """
 import argparse
 import json
@@ -61,7 +62,7 @@ def psnr(squared_error: torch.Tensor) -> float:
 
 @torch.no_grad()
 def score(autoencoder: Autoencoder, frames: torch.Tensor, threshold: float) -> dict:
-    recon = autoencoder.decode(frames)
+    recon = autoencoder.decode(autoencoder.encode(frames))
     target, output = frames.float() / 127.5 - 1, recon.float() / 127.5 - 1
     squared = (output - target).pow(2).mean(dim=1, keepdim=True)  # (N, 1, H, W)
     detail = local_contrast(target) > threshold
@@ -79,6 +80,7 @@ def main() -> None:
                         help="local contrast of a detail pixel (frames in [-1, 1])")
     parser.add_argument("--held-out-episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=777, help="seed of the held-out episodes")
+    parser.add_argument("--score-runs", default="", help="comma-separated run directories whose autoencoders to score")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json")
     parser.add_argument("--png")
@@ -89,7 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         held_out = collect_random_episodes(cfg.env.spec, args.held_out_episodes, args.seed, tmp)
         test = torch.from_numpy(np.concatenate([held_out.episode(i)["frames"] for i in range(len(held_out))]))
-    shown = test[local_contrast(test.float() / 127.5 - 1).mean(dim=(1, 2, 3)).topk(8).indices]
+    shown = test[torch.linspace(0, len(test) - 1, 8).long()]
     results, rows = [], [shown]
     for weight in [float(w) for w in args.detail_weights.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
@@ -102,10 +104,14 @@ def main() -> None:
             print(json.dumps({k: round(v, 3) for k, v in results[-1].items()}), flush=True)
             if seed == int(args.seeds.split(",")[0]):
                 with torch.no_grad():
-                    rows.append(autoencoder.decode(shown))
+                    rows.append(autoencoder.decode(autoencoder.encode(shown)))
+    trained_by_runs = {run: score(load_agent(run).autoencoder.eval(), test, args.threshold)
+                       for run in filter(None, args.score_runs.split(","))}
+    for run, scores in trained_by_runs.items():
+        print(run, json.dumps({k: round(v, 3) for k, v in scores.items()}), flush=True)
     report = {"run": args.run, "env": cfg.env.spec, "updates": args.updates, "training_frames": len(frames),
               "held_out_frames": len(test), "threshold": args.threshold, "torch_threads": args.threads,
-              "results": results}
+              "results": results, "trained_by_runs": trained_by_runs}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
