@@ -9,7 +9,8 @@ the first frames a run stored, as many as its random warm-up collected, for a
 fixed number of updates, then reconstructs frames of held-out random-policy
 episodes. It reports the PSNR over all pixels and over the detail pixels only
 (local contrast above --threshold: edges, small objects), which a flat floor and
-ceiling do not dominate. The PNG shows eight held-out frames, evenly spaced, then their reconstruction under each weight (first seed), one row each.
+ceiling do not dominate. The PNG shows eight held-out frames, evenly spaced,
+then their reconstruction under each weight (first seed), one row each.
 --score-runs also scores the autoencoders that finished runs trained, on the same
 held-out frames.
 """
