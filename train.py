@@ -106,9 +106,11 @@ class Trainer:
 
     def train_world_model(self, updates: int) -> None:
         self.latents.update(self.store, self.agent.autoencoder, self.device)
-        length = self.cfg.world_model.context + self.cfg.world_model.horizon
+        C, t = self.cfg.world_model.context, self.cfg.train
+        length = C + self.cfg.world_model.horizon
         for _ in progress(updates, "world model"):
-            batch = self.latents.segments(self.store, self.cfg.train.world_model_batch, length, self.rng, self.device)
+            batch = self.latents.segments(self.store, t.world_model_batch, length, self.rng, self.device,
+                                          end_fraction=t.world_model_end_fraction, end_at=range(C - 1, length - 1))
             with self.autocast():
                 loss, logs = self.trained["world_model"](batch)
             self.optimise("world_model", loss, logs)
@@ -250,10 +252,7 @@ def progress(updates: int, desc: str):
 
 def main(argv=None) -> None:
     cfg, flags = parse_config(sys.argv[1:] if argv is None else argv)
-    if cfg.train.algo == "ppo":
-        results = PPOTrainer(cfg, resume=flags["resume"]).run()
-    else:
-        results = Trainer(cfg, resume=flags["resume"]).run()
+    results = (PPOTrainer if cfg.train.algo == "ppo" else Trainer)(cfg, resume=flags["resume"]).run()
     if results is None:  # not rank 0 of a distributed run
         return
     final = results["final_eval"]

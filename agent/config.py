@@ -57,6 +57,8 @@ class TrainConfig:
     """DiT updates per iteration"""
     world_model_batch: int = 32
     """segments per DiT update"""
+    world_model_end_fraction: float = 0.0
+    """fraction of each DiT batch drawn among segments whose future holds a real end (ends are rare)"""
     world_model_lr: float = 3e-4
     """DiT learning rate"""
     policy_updates: int = 40
@@ -206,7 +208,8 @@ def validate(cfg: Config) -> None:
     if cfg.dit.width % cfg.dit.heads:
         raise DreamditError(f"--width {cfg.dit.width} must be divisible by --heads {cfg.dit.heads}")
     if cfg.autoencoder.latent_size % cfg.dit.patch_size:
-        raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide --latent-size {cfg.autoencoder.latent_size}")
+        raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide "
+                            f"--latent-size {cfg.autoencoder.latent_size}")
     if t.algo not in ("dreamdit", "ppo"):
         raise DreamditError(f"--algo must be dreamdit or ppo, not {t.algo!r}")
     if cfg.sampler.solver not in ("euler", "heun"):

@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="a run directory: its episodes and frozen autoencoder")
     parser.add_argument("--patch-size", type=int, default=8)
     parser.add_argument("--no-context-skip", action="store_true", help="the DiT without its last-context-frame path")
+    parser.add_argument("--end-fraction", type=float, default=0.0,
+                        help="fraction of each batch drawn among segments whose future holds a real end")
     parser.add_argument("--minutes", type=float, default=12, help="training time (evaluations not counted)")
     parser.add_argument("--held-out-episodes", type=int, default=150)
     parser.add_argument("--segments", type=int, default=512)
@@ -79,7 +81,8 @@ def main() -> None:
     seconds, updates, evaluations = 0.0, 0, []
     while seconds < 60 * args.minutes:
         start = time.perf_counter()
-        loss, _ = model(cache.segments(store, cfg.train.world_model_batch, C + H, rng, "cpu"))
+        loss, _ = model(cache.segments(store, cfg.train.world_model_batch, C + H, rng, "cpu",
+                                       end_fraction=args.end_fraction, end_at=range(C - 1, C + H - 1)))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
@@ -92,7 +95,7 @@ def main() -> None:
             evaluations.append({"updates": updates, "training_minutes": seconds / 60, **scores})
             print(json.dumps({k: round(v, 4) for k, v in evaluations[-1].items()}), flush=True)
     results = {"run": args.run, "env": cfg.env.spec, "patch_size": args.patch_size,
-               "context_skip": dit_cfg.context_skip,
+               "context_skip": dit_cfg.context_skip, "end_fraction": args.end_fraction,
                "tokens_per_frame": (autoencoder.latent_shape[1] // args.patch_size) ** 2,
                "parameters": sum(p.numel() for p in model.parameters()), "seconds_per_update": seconds / updates,
                "held_out_episodes": args.held_out_episodes, "segments": args.segments, "real_ends": real_ends,

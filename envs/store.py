@@ -132,6 +132,8 @@ class EpisodeStore:
         rng: np.random.Generator,
         episodes: Sequence[int] | None = None,
         include_frames: bool = True,
+        end_fraction: float = 0.0,
+        end_at: range | None = None,
     ) -> dict:
         """Segments of ``length`` steps, each starting at a transition drawn uniformly.
 
@@ -146,10 +148,18 @@ class EpisodeStore:
         (B, L), so a caller can gather its own per-frame data (e.g. cached
         latents) and skip the frames with ``include_frames=False``.
         ``episodes`` restricts sampling to those episode indices.
+
+        ``end_fraction`` of the rows (rounded) are drawn instead among the
+        segments whose real end, the last transition of a terminated episode,
+        falls at a step in ``end_at`` (by default anywhere in the segment),
+        so that rare ends are seen more often; without terminated episodes
+        every row is uniform.
         """
         if length < 1:
             raise ValueError(f"segment length must be positive, got {length}")
         ep, start = self._sample_starts(batch_size, rng, episodes)
+        ending = self._sample_end_starts(round(end_fraction * batch_size), rng, end_at or range(length), episodes)
+        ep[:len(ending[0])], start[:len(ending[0])] = ending
         ends = np.asarray(self._lengths)[ep][:, None]  # (B, 1) = T of each row's episode
         pos = start[:, None] + np.arange(length)  # (B, L) frame index inside the episode
         frame_pos, step_pos, in_episode = np.minimum(pos, ends), np.minimum(pos, ends - 1), pos < ends
@@ -182,6 +192,17 @@ class EpisodeStore:
         flat = rng.integers(ends[-1], size=batch_size)  # one transition among all candidates
         row = np.searchsorted(ends, flat, side="right")
         return candidates[row], flat - (ends[row] - steps[row])
+
+    def _sample_end_starts(self, count, rng, end_at: range, episodes) -> tuple[np.ndarray, np.ndarray]:
+        """(episode index, start frame) of `count` rows whose real end falls at a step in `end_at`."""
+        candidates = np.arange(len(self)) if episodes is None else np.asarray(episodes, dtype=np.int64)
+        ended = candidates[[self._episodes[e]["terminated"] for e in candidates]] if count else candidates[:0]
+        if len(ended) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ep = rng.choice(ended, size=count)
+        last = np.asarray(self._lengths)[ep] - 1  # the terminal transition
+        # An episode shorter than the step drawn starts at its first frame: its end then falls earlier.
+        return ep, np.maximum(last - rng.integers(end_at.start, end_at.stop, size=count), 0)
 
     def _append(self, episode: dict) -> None:
         self._episodes.append(episode)

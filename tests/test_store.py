@@ -113,6 +113,21 @@ def test_sampling_can_be_restricted_to_some_episodes(tmp_path):
     assert set(np.unique(frames[:, 0] // 50)) == {0, 2}
 
 
+def test_a_fraction_of_segments_can_be_drawn_to_hold_a_real_end_where_asked(tmp_path):
+    store = EpisodeStore(tmp_path)
+    episodes = {0: (30, True), 1: (40, False), 2: (25, True)}
+    for episode_id, (steps, real_end) in episodes.items():
+        store.add_episode(*labelled_episode(steps, episode_id), terminated=real_end)
+    batch = store.sample_segments(100, 8, np.random.default_rng(4), end_fraction=0.25, end_at=range(3, 7))
+    check_segments(batch, episodes)
+    ending = batch["terminated"][:25]
+    assert ending.any(1).all() and not ending[:, :3].any() and not ending[:, 7:].any()
+    # The other rows stay uniform: with ends one transition in about 30, few of them hold one.
+    assert batch["terminated"][25:].any(1).mean() < 0.5
+    only_unended = store.sample_segments(10, 8, np.random.default_rng(4), episodes=[1], end_fraction=0.5)
+    check_segments(only_unended, episodes)  # nothing to draw ends from: every row uniform
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     lengths=st.lists(st.integers(1, 12), min_size=1, max_size=4),

@@ -24,9 +24,10 @@ class LatentCache:
             self.latents.append(torch.cat(parts))
 
     def segments(self, store: EpisodeStore, batch_size: int, length: int, rng: np.random.Generator,
-                 device) -> dict:
-        """A segment batch like `store.sample_segments`, with latents (B, L, c, h, w) in place of frames."""
-        batch = store.sample_segments(batch_size, length, rng, include_frames=False)
+                 device, **sampling) -> dict:
+        """A segment batch like `store.sample_segments` (`sampling`: its end_fraction, end_at), with latents
+        (B, L, c, h, w) in place of frames."""
+        batch = store.sample_segments(batch_size, length, rng, include_frames=False, **sampling)
         latents = torch.stack([self.latents[e][idx] for e, idx in zip(batch["episode"], batch["frame_index"])])
         out = {key: torch.from_numpy(batch[key]).to(device) for key in ("actions", "rewards", "terminated", "mask")}
         out["latents"] = latents.to(device)
