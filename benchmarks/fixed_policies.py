@@ -52,7 +52,8 @@ def main() -> None:
         result = evaluate(args.env, actor, args.episodes, args.seed)
         results[name] = {"mean": result["mean"], "std": result["std"],
                          "mean_length": float(np.mean(result["lengths"]))}
-        print(f"{name:>24}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes", flush=True)
+        print(f"{name:>20}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes",
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"env": args.env, "episodes": args.episodes, "seed": args.seed, "policies": results}, f, indent=2)
