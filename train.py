@@ -106,11 +106,11 @@ class Trainer:
 
     def train_world_model(self, updates: int) -> None:
         self.latents.update(self.store, self.agent.autoencoder, self.device)
-        C, t = self.cfg.world_model.context, self.cfg.train
-        length = C + self.cfg.world_model.horizon
+        wm, t = self.cfg.world_model, self.cfg.train
+        length = wm.context + wm.horizon
         for _ in progress(updates, "world model"):
             batch = self.latents.segments(self.store, t.world_model_batch, length, self.rng, self.device,
-                                          end_fraction=t.world_model_end_fraction, end_at=range(C - 1, length - 1))
+                                          end_fraction=t.world_model_end_fraction, end_at=wm.transition_steps())
             with self.autocast():
                 loss, logs = self.trained["world_model"](batch)
             self.optimise("world_model", loss, logs)
@@ -209,8 +209,9 @@ class Trainer:
             self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
             while len(self.store) == 0:  # learning needs one finished episode, however short the warm-up
                 self.collect(self.cfg.env.num_envs, random=True)
-            self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
-            self.save()
+            if c["world_model_updates"] == 0:  # once the DiT has learnt on its latents the autoencoder stays as is
+                self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
+                self.save()
             self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
             self.save()
             while c["env_steps"] < t.total_steps:

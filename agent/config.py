@@ -210,6 +210,8 @@ def validate(cfg: Config) -> None:
     if cfg.autoencoder.latent_size % cfg.dit.patch_size:
         raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide "
                             f"--latent-size {cfg.autoencoder.latent_size}")
+    if cfg.autoencoder.detail_weight < 0:
+        raise DreamditError(f"--detail-weight must not be negative, got {cfg.autoencoder.detail_weight}")
     if not 0 <= t.world_model_end_fraction <= 1:
         raise DreamditError(f"--world-model-end-fraction must be between 0 and 1, got {t.world_model_end_fraction}")
     if t.algo not in ("dreamdit", "ppo"):

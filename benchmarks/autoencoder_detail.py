@@ -94,8 +94,9 @@ def main() -> None:
         test = torch.from_numpy(np.concatenate([held_out.episode(i)["frames"] for i in range(len(held_out))]))
     shown = test[torch.linspace(0, len(test) - 1, 8).long()]
     results, rows = [], [shown]
+    seeds = [int(s) for s in args.seeds.split(",")]
     for weight in [float(w) for w in args.detail_weights.split(",")]:
-        for seed in [int(s) for s in args.seeds.split(",")]:
+        for seed in seeds:
             start = time.perf_counter()
             autoencoder = train(replace(cfg.autoencoder, detail_weight=weight), frames, args.updates,
                                 cfg.train.autoencoder_batch, cfg.train.autoencoder_lr, cfg.train.grad_clip, seed)
@@ -103,7 +104,7 @@ def main() -> None:
             results.append({"detail_weight": weight, "seed": seed, "training_seconds": time.perf_counter() - start,
                             **scores})
             print(json.dumps({k: round(v, 3) for k, v in results[-1].items()}), flush=True)
-            if seed == int(args.seeds.split(",")[0]):
+            if seed == seeds[0]:
                 with torch.no_grad():
                     rows.append(autoencoder.decode(autoencoder.encode(shown)))
     trained_by_runs = {run: score(load_agent(run).autoencoder.eval(), test, args.threshold)

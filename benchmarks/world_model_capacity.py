@@ -1,10 +1,11 @@
-"""Tokens per frame against CPU time: which trajectory DiT learns a game's dynamics faster?
+"""World-model variants against CPU time: which trajectory DiT learns a game's dynamics faster?
 
     python benchmarks/world_model_capacity.py --run RUN --patch-size 8 --minutes 12 \
         --json benchmarks/results/capacity_takecover_patch8.json
 
-Trains a fresh world model (the run's config, but the given DiT patch size) on the
-episodes a run stored, over the run's frozen autoencoder, for a fixed time of
+Trains a fresh world model (the run's config, but the given DiT patch size, with or
+without the context skip, with the given fraction of segments that hold a real end)
+on the episodes a run stored, over the run's frozen autoencoder, for a fixed time of
 training on one CPU thread. At fixed numbers of updates, and at the end, it dreams
 open loop (the real actions) from held-out random-policy episodes and reports the
 latent MSE at the first and last horizon step, and the termination probability
@@ -82,7 +83,7 @@ def main() -> None:
     while seconds < 60 * args.minutes:
         start = time.perf_counter()
         loss, _ = model(cache.segments(store, cfg.train.world_model_batch, C + H, rng, "cpu",
-                                       end_fraction=args.end_fraction, end_at=range(C - 1, C + H - 1)))
+                                       end_fraction=args.end_fraction, end_at=cfg.world_model.transition_steps()))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)

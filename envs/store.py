@@ -152,14 +152,18 @@ class EpisodeStore:
         ``end_fraction`` of the rows (rounded) are drawn instead among the
         segments whose real end, the last transition of a terminated episode,
         falls at a step in ``end_at`` (by default anywhere in the segment),
-        so that rare ends are seen more often; without terminated episodes
-        every row is uniform.
+        so that rare ends are seen more often; an episode too short for the
+        step drawn is read from its first frame, its end earlier. Without
+        terminated episodes every row is uniform.
         """
         if length < 1:
             raise ValueError(f"segment length must be positive, got {length}")
+        if not 0 <= end_fraction <= 1:
+            raise ValueError(f"end_fraction must be between 0 and 1, got {end_fraction}")
         ep, start = self._sample_starts(batch_size, rng, episodes)
-        ending = self._sample_end_starts(round(end_fraction * batch_size), rng, end_at or range(length), episodes)
-        ep[:len(ending[0])], start[:len(ending[0])] = ending
+        end_ep, end_start = self._sample_end_starts(round(end_fraction * batch_size), rng,
+                                                    end_at if end_at is not None else range(length), episodes)
+        ep[:len(end_ep)], start[:len(end_ep)] = end_ep, end_start
         ends = np.asarray(self._lengths)[ep][:, None]  # (B, 1) = T of each row's episode
         pos = start[:, None] + np.arange(length)  # (B, L) frame index inside the episode
         frame_pos, step_pos, in_episode = np.minimum(pos, ends), np.minimum(pos, ends - 1), pos < ends
@@ -182,7 +186,7 @@ class EpisodeStore:
 
     def _sample_starts(self, batch_size, rng, episodes) -> tuple[np.ndarray, np.ndarray]:
         """(episode index, start frame) per row, uniform over the transitions of ``episodes``."""
-        candidates = np.arange(len(self)) if episodes is None else np.asarray(episodes, dtype=np.int64)
+        candidates = self._candidates(episodes)
         if len(candidates) == 0:
             raise ValueError("cannot sample segments: no episodes to sample from")
         if batch_size < 1:
@@ -195,14 +199,20 @@ class EpisodeStore:
 
     def _sample_end_starts(self, count, rng, end_at: range, episodes) -> tuple[np.ndarray, np.ndarray]:
         """(episode index, start frame) of `count` rows whose real end falls at a step in `end_at`."""
-        candidates = np.arange(len(self)) if episodes is None else np.asarray(episodes, dtype=np.int64)
-        ended = candidates[[self._episodes[e]["terminated"] for e in candidates]] if count else candidates[:0]
+        none = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if count == 0:
+            return none
+        candidates = self._candidates(episodes)
+        ended = candidates[[self._episodes[e]["terminated"] for e in candidates]]
         if len(ended) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return none
         ep = rng.choice(ended, size=count)
         last = np.asarray(self._lengths)[ep] - 1  # the terminal transition
         # An episode shorter than the step drawn starts at its first frame: its end then falls earlier.
         return ep, np.maximum(last - rng.integers(end_at.start, end_at.stop, size=count), 0)
+
+    def _candidates(self, episodes: Sequence[int] | None) -> np.ndarray:
+        return np.arange(len(self)) if episodes is None else np.asarray(episodes, dtype=np.int64)
 
     def _append(self, episode: dict) -> None:
         self._episodes.append(episode)

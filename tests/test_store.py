@@ -126,6 +126,13 @@ def test_a_fraction_of_segments_can_be_drawn_to_hold_a_real_end_where_asked(tmp_
     assert batch["terminated"][25:].any(1).mean() < 0.5
     only_unended = store.sample_segments(10, 8, np.random.default_rng(4), episodes=[1], end_fraction=0.5)
     check_segments(only_unended, episodes)  # nothing to draw ends from: every row uniform
+    short = EpisodeStore(tmp_path / "short")
+    short.add_episode(*labelled_episode(2), terminated=True)
+    batch = short.sample_segments(4, 8, np.random.default_rng(5), end_fraction=1.0, end_at=range(3, 7))
+    check_segments(batch, {0: (2, True)})  # too short for the steps asked: read from its start, its end earlier
+    assert batch["terminated"][:, 1].all()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        store.sample_segments(4, 8, np.random.default_rng(5), end_fraction=1.5)
 
 
 @settings(max_examples=40, deadline=None)

@@ -50,6 +50,7 @@ def load_checkpoint(run_or_file, map_location="cpu") -> dict:
                             "use another checkpoint or start a new run") from err
     if not isinstance(payload, dict) or "config" not in payload or "state" not in payload:
         raise DreamditError(f"{path} is not a dreamdit checkpoint")
-    # Checkpoints from before the DiT had its context skip were trained without one.
+    # Checkpoints from before the DiT's context skip and the autoencoder's detail weighting were trained without.
     payload["config"].get("dit", {}).setdefault("context_skip", False)
+    payload["config"].get("autoencoder", {}).setdefault("detail_weight", 0.0)
     return payload

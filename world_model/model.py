@@ -37,6 +37,10 @@ class WorldModelConfig:
     end_weight: float = 1.0
     """weight of the termination cross-entropy"""
 
+    def transition_steps(self) -> range:
+        """Steps of a segment whose transitions lead into the future frames: those the reward and end heads learn."""
+        return range(self.context - 1, self.context + self.horizon - 1)
+
 
 def actions_into_frames(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
     """Actions taken at each frame (B, T) -> the action that led into each frame (B, T); none into frame 0."""
@@ -95,10 +99,12 @@ class WorldModel(nn.Module):
         denoise_loss = masked_mean(weight * per_frame, future_mask)
 
         # Targets for future frame k come from the transition k-1 -> k.
-        reward_target = twohot(batch["rewards"][:, C - 1:-1], self.reward_bins)  # (B, H, bins)
+        transitions = self.cfg.transition_steps()
+        steps = slice(transitions.start, transitions.stop)
+        reward_target = twohot(batch["rewards"][:, steps], self.reward_bins)  # (B, H, bins)
         reward_ce = -(reward_target * reward_logits[:, C:].log_softmax(-1)).sum(-1)
         reward_loss = masked_mean(reward_ce, future_mask)
-        end_target = batch["terminated"][:, C - 1:-1].float()
+        end_target = batch["terminated"][:, steps].float()
         end_ce = F.binary_cross_entropy_with_logits(end_logits[:, C:], end_target, reduction="none")
         end_loss = masked_mean(end_ce, future_mask)
 
