@@ -1,5 +1,6 @@
 """The real training loop end to end on ViZDoom with the smoke preset, and the commands around it."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 import train
 from agent.config import parse_config
 from conftest import run_cli
+from world_model.checkpoint import load_checkpoint
 from world_model.sampler import Dream
 
 
@@ -103,6 +105,19 @@ def test_truncated_checkpoint_gives_one_line_error(smoke_run, tmp_path):
     result = run_cli("eval", "--checkpoint", broken, "--episodes", 1, cwd=tmp_path)
     assert result.returncode == 2 and "corrupt or truncated" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_continuing_a_run_never_changes_the_autoencoder_its_world_model_learnt_on(smoke_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    before = load_checkpoint(run)["state"]["autoencoder"]
+    # More autoencoder updates than the run made, and more steps: only the steps may be added.
+    result = run_cli("--preset", "smoke", "--run-dir", run, "--seed", 3, "--resume", "--total-steps", 500,
+                     "--autoencoder-updates", 50, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = load_checkpoint(run)
+    assert after["counters"]["env_steps"] >= 500
+    assert all(torch.equal(before[name], after["state"]["autoencoder"][name]) for name in before)
 
 
 def test_an_existing_run_is_only_continued_with_resume(smoke_run, tmp_path):
