@@ -71,6 +71,7 @@ class EpisodeStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._episodes: list[dict] = []
         self._lengths: list[int] = []
+        self._terminated: list[bool] = []  # kept beside the lengths: sampling reads them at every batch
         self._next_index = 0
         if not reader:
             for tmp in self.directory.glob(f"episode_*{_TMP_SUFFIX}"):
@@ -170,7 +171,7 @@ class EpisodeStore:
         out = dict(episode=ep, frame_index=frame_pos)
         out["actions"] = np.stack([self._episodes[e]["actions"][p] for e, p in zip(ep, step_pos)]) * in_episode
         out["rewards"] = np.stack([self._episodes[e]["rewards"][p] for e, p in zip(ep, step_pos)]) * in_episode
-        real_end = np.array([self._episodes[e]["terminated"] for e in ep])[:, None]
+        real_end = np.asarray(self._terminated, dtype=bool)[ep][:, None]
         out["terminated"] = (pos == ends - 1) & real_end
         out["mask"] = pos <= ends
         if include_frames:
@@ -203,7 +204,7 @@ class EpisodeStore:
         if count == 0:
             return none
         candidates = self._candidates(episodes)
-        ended = candidates[[self._episodes[e]["terminated"] for e in candidates]]
+        ended = candidates[np.asarray(self._terminated, dtype=bool)[candidates]]
         if len(ended) == 0:
             return none
         ep = rng.choice(ended, size=count)
@@ -217,6 +218,7 @@ class EpisodeStore:
     def _append(self, episode: dict) -> None:
         self._episodes.append(episode)
         self._lengths.append(len(episode["actions"]))
+        self._terminated.append(episode["terminated"])
 
     @staticmethod
     def _read(path: Path) -> dict:
