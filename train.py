@@ -23,7 +23,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from agent.acting import LatentActor
+from agent.acting import HoldExplorer, LatentActor, RandomActor
 from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
 from agent.distributed import Distributed
@@ -61,6 +61,10 @@ class Trainer:
         self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
         self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
         self.actor = LatentActor(self.agent.autoencoder, self.agent.actor_critic, cfg.world_model.context, self.device)
+        # Warm-up: random actions, each held for a while (or one step); afterwards the policy, now and then held.
+        self.explorers = {random: HoldExplorer(RandomActor(num_actions) if random else self.actor, num_actions,
+                                               1.0 if random else t.explore_prob, t.explore_hold_steps,
+                                               [t.seed, int(random)]) for random in (True, False)}
         self.latents = LatentCache()
         self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
         self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches
@@ -80,10 +84,7 @@ class Trainer:
         target = self.counters["env_steps"] + steps
         while self.dist.is_main and self.counters["env_steps"] < target:
             before = self.collector.num_steps
-            if random:
-                actions = self.vec.action_space.sample()
-            else:
-                actions = self.actor.act(self.collector.obs, self.collector.is_first)
+            actions = self.explorers[random].act(self.collector.obs, self.collector.is_first)
             for episode in self.collector.step(actions):
                 self.log({"charts/episodic_return": episode["return"], "charts/episodic_length": episode["length"]})
             self.counters["env_steps"] += self.collector.num_steps - before

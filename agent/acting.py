@@ -48,3 +48,32 @@ def slide_window(window: torch.Tensor | None, item: torch.Tensor, is_first: torc
     shifted = torch.cat([window[:, 1:], item[:, None]], dim=1)
     restarted = item[:, None].expand_as(window)
     return torch.where(is_first.view(-1, *[1] * (window.dim() - 1)), restarted, shifted)
+
+
+class HoldExplorer:
+    """Temporally extended exploration for collecting data: now and then hold one random action for a while.
+
+    An env that is not holding starts a hold with probability `prob` at each step; the hold repeats one
+    uniformly random action for a geometric number of steps with mean `mean_steps`, and ends with the
+    episode. Other steps take `actor`'s action. A jittering random policy stays where it is; holds carry
+    the agent across the room, so the world model also sees long movements (and what they lead to).
+    """
+
+    def __init__(self, actor, num_actions: int, prob: float, mean_steps: float, seed):
+        self.actor, self.num_actions, self.prob, self.mean_steps = actor, num_actions, prob, mean_steps
+        self.device = actor.device
+        self.rng = np.random.default_rng(seed)
+        self.held = self.left = None  # per env: the held action and the steps left of its hold
+
+    def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
+            generator: torch.Generator | None = None) -> np.ndarray:
+        chosen = self.actor.act(obs, is_first, greedy, generator)
+        if self.left is None or len(self.left) != len(obs):
+            self.held, self.left = np.zeros(len(obs), np.int64), np.zeros(len(obs), np.int64)
+        self.left[np.asarray(is_first)] = 0
+        start = (self.left == 0) & (self.rng.random(len(obs)) < self.prob)
+        self.held[start] = self.rng.integers(self.num_actions, size=start.sum())
+        self.left[start] = self.rng.geometric(1 / self.mean_steps, size=start.sum())
+        holding = self.left > 0
+        self.left[holding] -= 1
+        return np.where(holding, self.held, chosen)

@@ -43,6 +43,10 @@ class TrainConfig:
     """run directory; empty: runs/<env>__<algo>__<seed>__<time>"""
     warmup_steps: int = 5_000
     """random-policy steps collected before any learning"""
+    explore_hold_steps: float = 1.0
+    """mean steps an exploratory random action is held (1: a fresh random action every warm-up step)"""
+    explore_prob: float = 0.0
+    """chance per step that the policy's data collection starts an exploratory hold"""
     autoencoder_updates: int = 3_000
     """autoencoder updates on the warm-up data; it is frozen afterwards"""
     autoencoder_batch: int = 32
@@ -212,6 +216,10 @@ def validate(cfg: Config) -> None:
                             f"--latent-size {cfg.autoencoder.latent_size}")
     if cfg.autoencoder.detail_weight < 0:
         raise DreamditError(f"--detail-weight must not be negative, got {cfg.autoencoder.detail_weight}")
+    if t.explore_hold_steps < 1:
+        raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
+    if not 0 <= t.explore_prob <= 1:
+        raise DreamditError(f"--explore-prob must be between 0 and 1, got {t.explore_prob}")
     if not 0 <= t.world_model_end_fraction <= 1:
         raise DreamditError(f"--world-model-end-fraction must be between 0 and 1, got {t.world_model_end_fraction}")
     if t.algo not in ("dreamdit", "ppo"):

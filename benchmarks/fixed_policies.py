@@ -3,9 +3,11 @@
     python benchmarks/fixed_policies.py --env vizdoom:TakeCover --episodes 100 \
         --json benchmarks/results/fixed_policies_takecover.json
 
-Plays, with `dreamdit eval`'s seeds and envs: uniformly random actions, each action
-held for the whole episode, and sweeps that hold action 0 for N steps, then the
-last action for N steps, and so on, for every N of --sweeps. None of them looks at
+Plays, with `dreamdit eval`'s seeds and envs: uniformly random actions; random actions
+each held for a random number of steps with mean N, for every N of --holds (what a
+warm-up with --explore-hold-steps N plays); each action held for the whole episode; and
+sweeps that hold action 0 for N steps, then the last action for N steps, and so on, for
+every N of --sweeps. None of them looks at
 the screen. In Take Cover (actions: left, right) a sweep crosses the room back and
 forth, which tells how much a policy gains from moving, before any dodging.
 """
@@ -15,7 +17,7 @@ import json
 import numpy as np
 import torch
 
-from agent.acting import RandomActor
+from agent.acting import HoldExplorer, RandomActor
 from agent.evaluate import evaluate
 from envs import make_env
 
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--env", default="vizdoom:TakeCover")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--sweeps", default="8,16,24,32,48", help="comma-separated steps per leg of a sweep")
+    parser.add_argument("--holds", default="4,16", help="comma-separated mean steps of held random actions")
     parser.add_argument("--seed", type=int, default=10_000, help="env seed, the one `dreamdit eval` uses")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -44,6 +47,8 @@ def main() -> None:
     env.close()
     last = num_actions - 1
     policies = {"random": RandomActor(num_actions)}
+    policies.update({f"random held {n:g}": HoldExplorer(RandomActor(num_actions), num_actions, 1.0, n, args.seed)
+                     for n in map(float, args.holds.split(","))})
     policies.update({f"hold {names[a]}": FixedActor(lambda t, a=a: a) for a in range(num_actions)})
     policies.update({f"sweep {n}": FixedActor(lambda t, n=n: last * ((t // n) % 2))
                      for n in map(int, args.sweeps.split(","))})

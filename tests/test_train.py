@@ -91,6 +91,7 @@ def test_policy_updates_see_only_dreams(tmp_path, monkeypatch):
     (["--context", "30"], "exceeds"),
     (["--seed", "abc"], "takes a int"),
     (["--world-model-end-fraction", "1.5"], "between 0 and 1"),
+    (["--explore-hold-steps", "0.5"], "must be at least 1"),
 ])
 def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
     result = run_cli("--preset", "smoke", "--run-dir", tmp_path / "run", *args, cwd=tmp_path, timeout=120)
