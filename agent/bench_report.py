@@ -32,7 +32,8 @@ def load_runs(run_root: Path, envs: list[str]) -> dict:
         result = json.loads(path.read_text())
         machine_file = path.parent / "machine.txt"
         machine = machine_file.read_text().strip() if machine_file.is_file() else "not recorded"
-        groups.setdefault((result["env"], result["algo"]), []).append(dict(result, run_dir=path.parent, machine=machine))
+        run = dict(result, run_dir=path.parent, machine=machine)
+        groups.setdefault((result["env"], result["algo"]), []).append(run)
     return {(env, algo): sorted(groups[env, algo], key=lambda run: run["seed"])
             for env in envs for algo in ALGOS if (env, algo) in groups}
 

@@ -28,7 +28,8 @@ def train_ring_model(steps=2500):
         latents, actions, _ = ring_trajectories(64, C + H, gen)
         rewards = (latents.flatten(2).argmax(-1) == 0).float()  # reward 1 for the frame after landing on cell 0
         batch = {"latents": latents, "actions": actions, "rewards": rewards.roll(-1, 1),
-                 "terminated": torch.zeros(64, C + H, dtype=torch.bool), "mask": torch.ones(64, C + H, dtype=torch.bool)}
+                 "terminated": torch.zeros(64, C + H, dtype=torch.bool),
+                 "mask": torch.ones(64, C + H, dtype=torch.bool)}
         loss, _ = model(batch)
         opt.zero_grad()
         loss.backward()
