@@ -55,8 +55,9 @@ class HoldExplorer:
 
     An env that is not holding starts a hold with probability `prob` at each step; the hold repeats one
     uniformly random action for a geometric number of steps with mean `mean_steps`, and ends with the
-    episode. Other steps take `actor`'s action. A jittering random policy stays where it is; holds carry
-    the agent across the room, so the world model also sees long movements (and what they lead to).
+    episode. Other steps take `actor`'s action. A random policy that picks afresh every step jitters in
+    place; holds carry the agent further (across the room, in Take Cover), so the world model also
+    learns long movements and what they lead to.
     """
 
     def __init__(self, actor, num_actions: int, prob: float, mean_steps: float, seed):
