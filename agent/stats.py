@@ -57,3 +57,9 @@ def stratified_bootstrap_ci(scores, statistic=iqm, reps: int = 10_000, confidenc
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def mean_run_length(actions) -> float:
+    """Mean length of the runs of one repeated action in a sequence of actions (steps,)."""
+    actions = np.asarray(actions)
+    return len(actions) / (1 + np.count_nonzero(np.diff(actions)))

@@ -5,14 +5,10 @@ import torch
 import train
 from agent.acting import HoldExplorer, RandomActor
 from agent.config import parse_config
+from agent.stats import mean_run_length
 
 OBS = np.zeros((8, 3, 64, 64), np.uint8)
 NOT_FIRST = np.zeros(8, bool)
-
-
-def mean_run_length(actions: np.ndarray) -> float:
-    """Mean length of the runs of one repeated action in a sequence (steps,)."""
-    return len(actions) / (1 + np.count_nonzero(np.diff(actions)))
 
 
 def test_without_holds_the_explorer_passes_the_actor_through():
