@@ -61,10 +61,10 @@ class Trainer:
         self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
         self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
         self.actor = LatentActor(self.agent.autoencoder, self.agent.actor_critic, cfg.world_model.context, self.device)
-        # Warm-up: random actions, each held for a while (or one step); afterwards the policy, now and then held.
-        self.explorers = {random: HoldExplorer(RandomActor(num_actions) if random else self.actor, num_actions,
-                                               1.0 if random else t.explore_prob, t.explore_hold_steps,
-                                               [t.seed, int(random)]) for random in (True, False)}
+        # Keyed by `random`: the warm-up holds every random action (one step by default), the policy now and then.
+        hold = t.explore_hold_steps
+        self.explorers = {True: HoldExplorer(RandomActor(num_actions), num_actions, 1.0, hold, [t.seed, 1]),
+                          False: HoldExplorer(self.actor, num_actions, t.explore_prob, hold, [t.seed, 0])}
         self.latents = LatentCache()
         self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
         self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches

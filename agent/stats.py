@@ -3,6 +3,7 @@
 Scores are arrays (runs, tasks): one final evaluation per seed and env. The interquartile mean
 (IQM) is the mean of the middle half of all scores; its confidence interval comes from a
 stratified bootstrap (runs resampled with replacement within each task) and percentiles.
+Also how long a policy repeats one action, which tells a jittering policy from one that holds.
 """
 import numpy as np
 

@@ -7,9 +7,9 @@ Plays, with `dreamdit eval`'s seeds and envs: uniformly random actions; random a
 each held for a random number of steps with mean N, for every N of --holds (what a
 warm-up with --explore-hold-steps N plays); each action held for the whole episode; and
 sweeps that hold action 0 for N steps, then the last action for N steps, and so on, for
-every N of --sweeps. None of them looks at
-the screen. In Take Cover (actions: left, right) a sweep crosses the room back and
-forth, which tells how much a policy gains from moving, before any dodging.
+every N of --sweeps. None of them looks at the screen. In Take Cover (actions: left,
+right) a sweep crosses the room back and forth, which tells how much a policy gains
+from moving, before any dodging.
 """
 import argparse
 import json
