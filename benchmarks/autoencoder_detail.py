@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from agent.checkpoint import load_agent
-from envs import EpisodeStore
+from envs import EpisodeStore, run_command
 from world_model.autoencoder import Autoencoder, local_contrast
 from world_model.fidelity import collect_random_episodes
 
@@ -123,4 +123,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "autoencoder_detail.py")

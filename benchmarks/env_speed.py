@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import vizdoom as vzd
 
-from envs import make_env
+from envs import make_env, run_command
 from envs.vizdoom_env import FRAME_SKIP
 
 
@@ -120,4 +120,4 @@ def machine() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "env_speed.py")

@@ -19,7 +19,7 @@ import torch
 
 from agent.acting import HoldExplorer, RandomActor
 from agent.evaluate import evaluate
-from envs import make_env
+from envs import make_env, run_command
 
 
 class FixedActor:
@@ -65,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "fixed_policies.py")

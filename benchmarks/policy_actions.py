@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from agent.stats import mean_run_length
-from envs import EpisodeStore
+from envs import EpisodeStore, run_command
 from world_model.checkpoint import load_checkpoint
 
 
@@ -51,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "policy_actions.py")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from agent.checkpoint import load_agent
-from envs import EpisodeStore
+from envs import EpisodeStore, run_command
 from world_model.fidelity import collect_random_episodes, heads_on_real_frames, per_step, score_heads
 from world_model.latents import LatentCache
 from world_model.model import WorldModel
@@ -107,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, "world_model_capacity.py")

@@ -1,5 +1,5 @@
 """Real environments behind one factory, the vector-env collector and the episode store."""
-from envs.errors import DreamditError
+from envs.errors import DreamditError, run_command
 from envs.factory import list_env_specs, make_env
 from envs.store import EpisodeStore
 from envs.vector import EpisodeCollector, make_vector_env
@@ -11,4 +11,5 @@ __all__ = [
     "list_env_specs",
     "make_env",
     "make_vector_env",
+    "run_command",
 ]

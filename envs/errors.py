@@ -1,4 +1,6 @@
 """The one exception type that reaches the user as a plain message."""
+import sys
+from typing import Callable
 
 
 class DreamditError(Exception):
@@ -7,3 +9,12 @@ class DreamditError(Exception):
     The command line prints its message on one line and exits with status 2,
     without a traceback.
     """
+
+
+def run_command(main: Callable[[], None], prog: str) -> None:
+    """Run a script's `main`; a DreamditError ends it with the one-line message and status 2."""
+    try:
+        main()
+    except DreamditError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.exit(2)

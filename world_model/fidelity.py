@@ -108,17 +108,23 @@ def heads_on_real_frames(model: WorldModel, batch: dict, C: int, H: int) -> dict
 
 
 @torch.no_grad()
-def action_sensitivity(model: WorldModel, sampler_cfg, batch: dict, C: int, H: int, seed: int) -> dict:
-    """The dreamed chance of an end within the horizon when one action is held throughout, for each action."""
-    context, between = batch["latents"][:, :C], batch["actions"][:, :C - 1]
-    real_death = (batch["terminated"][:, C - 1:C - 1 + H] & batch["mask"][:, C:]).any(1)
+def held_action_end_chances(model: WorldModel, sampler_cfg, context: torch.Tensor, between: torch.Tensor, H: int,
+                            seed: int) -> torch.Tensor:
+    """(A, B): the dreamed chance of an end within H steps from each context when action a is held throughout."""
     by_action = []
     for action in range(model.num_actions):
         held = torch.full((len(context), H), action, dtype=torch.long, device=context.device)
         dreamt = dream(model, context, between, sampler_cfg, actions=held, horizon=H,
                        generator=torch.Generator(device=context.device).manual_seed(seed))
-        by_action.append(1 - (1 - dreamt.end_probs).prod(1))  # (B,)
-    ends = torch.stack(by_action)  # (A, B)
+        by_action.append(1 - (1 - dreamt.end_probs).prod(1))
+    return torch.stack(by_action)
+
+
+@torch.no_grad()
+def action_sensitivity(model: WorldModel, sampler_cfg, batch: dict, C: int, H: int, seed: int) -> dict:
+    """The dreamed chance of an end within the horizon when one action is held throughout, for each action."""
+    real_death = (batch["terminated"][:, C - 1:C - 1 + H] & batch["mask"][:, C:]).any(1)
+    ends = held_action_end_chances(model, sampler_cfg, batch["latents"][:, :C], batch["actions"][:, :C - 1], H, seed)
     spread = ends.max(0).values - ends.min(0).values
 
     def mean_where(values, where):

@@ -1,0 +1,48 @@
+"""The scripts under benchmarks/, run as a user runs them, on the shared smoke run."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks.action_effect import ranked_above
+from conftest import ROOT
+
+
+def run_script(name: str, *args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_action_effect_replays_the_real_game_and_reads_the_dreams(smoke_run, tmp_path):
+    out = tmp_path / "effect.json"
+    # The script stops if a replay from the same seed and actions does not reproduce the recorded frame.
+    result = run_script("action_effect.py", "--checkpoint", smoke_run, "--states", 4, "--horizon", 4,
+                        "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    real = figures["real"]
+    assert len(real["end_rate_by_action"]) == 2 and 0 <= real["share_where_the_action_decides"] <= 1
+    for name in ("dreamed", "head_on_real_frames"):
+        chances = figures[name]["end_chance_by_action"]
+        assert len(chances) == 2 and all(0 <= p <= 1 for p in chances)
+
+
+def test_ranked_above_counts_pairs_within_each_row_ties_half():
+    chances = np.array([[0.9, 0.1], [0.2, 0.2], [0.3, 0.4]])
+    ended = np.array([[True, False], [False, True], [False, False]])  # the last row has no pair
+    assert ranked_above(chances, ended) == pytest.approx((1 + 0.5) / 2)
+    assert ranked_above(chances[2:], ended[2:]) is None
+
+
+@pytest.mark.parametrize("script, args", [
+    ("action_effect.py", ["--checkpoint", "no_such_run"]),
+    ("policy_actions.py", ["--runs", "no_such_run"]),
+    ("fixed_policies.py", ["--env", "vizdoom:Nowhere", "--episodes", 1]),
+])
+def test_benchmark_scripts_refuse_bad_input_in_one_line(script, args, tmp_path):
+    result = run_script(script, *args, cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
