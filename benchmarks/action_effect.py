@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from envs import DreamditError, make_env, run_command
-from world_model.fidelity import held_action_end_chances, load_world_model
+from world_model.fidelity import chance_of_an_end, held_action_end_chances, load_world_model
 from world_model.model import actions_into_frames
 
 MAX_EPISODE_STEPS = 5_000
@@ -72,11 +72,6 @@ def sample_states(spec: str, states: int, C: int, H: int, seed: int) -> dict:
     return {key: np.array(value) for key, value in out.items()}
 
 
-def within_horizon(end_probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Chance of at least one end among the masked steps: (..., H) -> (...)."""
-    return 1 - (1 - end_probs * mask).prod(-1)
-
-
 @torch.no_grad()
 def end_chances_on_real_frames(model, autoencoder, real: dict, C: int, H: int) -> torch.Tensor:
     """(A, S): the termination head on each branch's real frames, up to the real end."""
@@ -90,7 +85,7 @@ def end_chances_on_real_frames(model, autoencoder, real: dict, C: int, H: int) -
         z = torch.cat([context, future], 1)
         _, _, end_logits = model.denoise(z, torch.zeros(z.shape[:2]), actions_in)
         mask = (torch.arange(H)[None] < torch.from_numpy(real["steps"][:, action])[:, None]).float()
-        chances.append(within_horizon(end_logits[:, C:].sigmoid(), mask))
+        chances.append(chance_of_an_end(end_logits[:, C:].sigmoid(), mask))
     return torch.stack(chances)
 
 

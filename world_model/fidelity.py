@@ -107,6 +107,11 @@ def heads_on_real_frames(model: WorldModel, batch: dict, C: int, H: int) -> dict
     return score_heads(model.reward(reward_logits[:, C:]), end_logits[:, C:].sigmoid(), batch, C, H)
 
 
+def chance_of_an_end(end_probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Chance of at least one end among the (masked) steps, for per-step end probabilities: (..., H) -> (...)."""
+    return 1 - (1 - (end_probs if mask is None else end_probs * mask)).prod(-1)
+
+
 @torch.no_grad()
 def held_action_end_chances(model: WorldModel, sampler_cfg, context: torch.Tensor, between: torch.Tensor, H: int,
                             seed: int) -> torch.Tensor:
@@ -116,7 +121,7 @@ def held_action_end_chances(model: WorldModel, sampler_cfg, context: torch.Tenso
         held = torch.full((len(context), H), action, dtype=torch.long, device=context.device)
         dreamt = dream(model, context, between, sampler_cfg, actions=held, horizon=H,
                        generator=torch.Generator(device=context.device).manual_seed(seed))
-        by_action.append(1 - (1 - dreamt.end_probs).prod(1))
+        by_action.append(chance_of_an_end(dreamt.end_probs))
     return torch.stack(by_action)
 
 
