@@ -32,7 +32,7 @@ from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
-from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env
+from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env, run_command
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
 from world_model.sampler import dream
@@ -278,19 +278,17 @@ def cli(argv=None) -> None:
     signal.signal(signal.SIGTERM, interrupt)
     debug = "--debug" in argv
     command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
-    try:
+
+    def run() -> None:
         if command not in COMMANDS:
             raise DreamditError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
         target = COMMANDS[command]
         if isinstance(target, str):
             target = __import__(target, fromlist=["main"]).main
-            argv = [a for a in argv if a != "--debug"]
-        target(argv)
-    except DreamditError as err:
-        if debug:
-            raise
-        print(f"dreamdit: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        target(argv if target is main else [a for a in argv if a != "--debug"])
+
+    try:
+        run_command(run, "dreamdit", debug)
     except KeyboardInterrupt:
         print("dreamdit: interrupted; resume with --resume", file=sys.stderr)
         sys.exit(130)

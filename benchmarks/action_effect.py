@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from envs import DreamditError, make_env, run_command
-from world_model.fidelity import chance_of_an_end, held_action_end_chances, load_world_model
-from world_model.model import actions_into_frames
+from world_model.fidelity import chance_of_an_end, heads_on_clean_latents, held_action_end_chances, load_world_model
 
 MAX_EPISODE_STEPS = 5_000
 
@@ -73,19 +72,16 @@ def sample_states(spec: str, states: int, C: int, H: int, seed: int) -> dict:
 
 
 @torch.no_grad()
-def end_chances_on_real_frames(model, autoencoder, real: dict, C: int, H: int) -> torch.Tensor:
-    """(A, S): the termination head on each branch's real frames, up to the real end."""
-    context = autoencoder.encode(torch.from_numpy(real["context"]))
+def end_chances_on_real_frames(model, autoencoder, real: dict, context: torch.Tensor, H: int) -> torch.Tensor:
+    """(A, S): the termination head on each branch's real frames (after the context latents), up to the real end."""
     between = torch.from_numpy(real["between"])
     chances = []
     for action in range(real["branches"].shape[1]):
         future = autoencoder.encode(torch.from_numpy(real["branches"][:, action]))
         held = torch.full((len(context), H + 1), action, dtype=torch.long)
-        actions_in = actions_into_frames(torch.cat([between, held], 1), model.num_actions)
-        z = torch.cat([context, future], 1)
-        _, _, end_logits = model.denoise(z, torch.zeros(z.shape[:2]), actions_in)
+        _, end_logits = heads_on_clean_latents(model, torch.cat([context, future], 1), torch.cat([between, held], 1))
         mask = (torch.arange(H)[None] < torch.from_numpy(real["steps"][:, action])[:, None]).float()
-        chances.append(chance_of_an_end(end_logits[:, C:].sigmoid(), mask))
+        chances.append(chance_of_an_end(end_logits[:, -H:].sigmoid(), mask))
     return torch.stack(chances)
 
 
@@ -101,9 +97,9 @@ def ranked_above(chances: np.ndarray, ended: np.ndarray) -> float | None:
     return float(total / pairs) if pairs else None
 
 
-def summarise(chances: np.ndarray, ended: np.ndarray) -> dict:
-    """Chances (S, A) of an end within H against the real ends (S, A)."""
-    decided = ended.any(1) & ~ended.all(1)
+def summarise(chances: np.ndarray, ended: np.ndarray, decided: np.ndarray) -> dict:
+    """Chances (S, A) of an end within H against the real ends (S, A); `decided` (S,) marks the states where
+    some actions end and others survive."""
     return {"end_chance_by_action": chances.mean(0).tolist(),
             "spread_between_actions": float((chances.max(1) - chances.min(1)).mean()),
             "roc_auc": ranked_above(chances.reshape(1, -1), ended.reshape(1, -1)),
@@ -118,13 +114,14 @@ def run(checkpoint, states: int, horizon: int, seed: int) -> dict:
     with torch.no_grad():
         context = autoencoder.encode(torch.from_numpy(real["context"]))
     dreamt = held_action_end_chances(model, sampler_cfg, context, torch.from_numpy(real["between"]), H, seed).T
-    on_real = end_chances_on_real_frames(model, autoencoder, real, C, H).T
+    on_real = end_chances_on_real_frames(model, autoencoder, real, context, H).T
     decided = ended.any(1) & ~ended.all(1)
     return {"env": spec, "checkpoint": str(checkpoint), "states": states, "context": C, "horizon": H,
             "denoising_steps": sampler_cfg.num_steps, "seed": seed,
             "real": {"end_rate_by_action": ended.mean(0).tolist(), "share_where_the_action_decides":
                      float(decided.mean())},
-            "dreamed": summarise(dreamt.numpy(), ended), "head_on_real_frames": summarise(on_real.numpy(), ended)}
+            "dreamed": summarise(dreamt.numpy(), ended, decided),
+            "head_on_real_frames": summarise(on_real.numpy(), ended, decided)}
 
 
 def _figure(value: float | None) -> str:
@@ -139,7 +136,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=30_000)
     parser.add_argument("--json")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
     results = run(args.checkpoint, args.states, args.horizon, args.seed)
     real = results["real"]
     print(f"real game: end within {args.horizon} steps by held action "

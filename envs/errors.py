@@ -11,10 +11,13 @@ class DreamditError(Exception):
     """
 
 
-def run_command(main: Callable[[], None], prog: str) -> None:
-    """Run a script's `main`; a DreamditError ends it with the one-line message and status 2."""
+def run_command(main: Callable[[], None], prog: str, debug: bool = False) -> None:
+    """Run a command's `main`; a DreamditError ends it with the one-line message and status 2 (with `debug`,
+    its traceback)."""
     try:
         main()
     except DreamditError as err:
+        if debug:
+            raise
         print(f"{prog}: error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -95,15 +95,21 @@ def score_heads(rewards: torch.Tensor, end_probs: torch.Tensor, batch: dict, C: 
 
 
 @torch.no_grad()
+def heads_on_clean_latents(model: WorldModel, z: torch.Tensor, actions: torch.Tensor):
+    """Reward logits (B, T, bins) and end logits (B, T) for clean latents z (B, T, c, h, w), with actions (B, T)
+    taken at each frame."""
+    sigma = torch.zeros(z.shape[:2], device=z.device)
+    _, reward_logits, end_logits = model.denoise(z, sigma, actions_into_frames(actions, model.num_actions))
+    return reward_logits, end_logits
+
+
 def heads_on_real_frames(model: WorldModel, batch: dict, C: int, H: int) -> dict:
     """The reward and termination heads read on the real future frames (clean, real actions).
 
     Set beside the dreamed modes, this tells a head that cannot see what is coming
     from dreams that do not show it (e.g. a hit that ends the episode, never dreamed).
     """
-    z, actions = batch["latents"][:, :C + H], batch["actions"][:, :C + H]
-    sigma = torch.zeros(z.shape[:2], device=z.device)
-    _, reward_logits, end_logits = model.denoise(z, sigma, actions_into_frames(actions, model.num_actions))
+    reward_logits, end_logits = heads_on_clean_latents(model, batch["latents"][:, :C + H], batch["actions"][:, :C + H])
     return score_heads(model.reward(reward_logits[:, C:]), end_logits[:, C:].sigmoid(), batch, C, H)
 
 
