@@ -1,4 +1,10 @@
-"""One factory for every environment, by spec: "vizdoom:TakeCover", "atari:Pong"."""
+"""One factory for every environment, by spec: "vizdoom:TakeCover", "atari:Pong".
+
+A spec may end in ",repeat=N": the agent then decides every N steps, each
+decision played N times by the env (rewards summed, stopping at the episode's
+end), so one agent step covers N frame-skipped steps of the game. Episode
+statistics stay the game's: the length in info["episode"] counts frame-skipped steps.
+"""
 import difflib
 import importlib
 
@@ -12,7 +18,8 @@ _FAMILIES = {
     "atari": ("envs.atari_env", "ale_py", "ale-py"),
 }
 _USAGE = (
-    "use vizdoom:<Scenario> (Basic, TakeCover, DefendCenter, ...) or atari:<Game> (Pong, Breakout, Boxing, ...)"
+    "use vizdoom:<Scenario> (Basic, TakeCover, DefendCenter, ...) or atari:<Game> (Pong, Breakout, Boxing, ...), "
+    "optionally followed by ,repeat=N"
 )
 
 
@@ -25,7 +32,8 @@ def make_env(spec: str, seed: int | None = None, *, train: bool = False) -> gym.
     The env's ``action_names`` name its actions. Raises DreamditError for an
     unknown spec or a missing package.
     """
-    family, _, name = spec.partition(":")
+    game, repeat = _split_repeat(spec)
+    family, _, name = game.partition(":")
     if family not in _FAMILIES:
         raise DreamditError(f"unknown env spec {spec!r}: {_USAGE}")
     module = _family_module(family, spec)
@@ -34,7 +42,42 @@ def make_env(spec: str, seed: int | None = None, *, train: bool = False) -> gym.
         close = difflib.get_close_matches(name.lower(), accepted, n=1)
         hint = f"did you mean '{family}:{accepted[close[0]]}'? " if close else ""
         raise DreamditError(f"unknown env spec {spec!r}: {hint}{_USAGE}")
-    return module.make(accepted[name.lower()], seed, train=train)
+    env = module.make(accepted[name.lower()], seed, train=train)
+    return env if repeat == 1 else ActionRepeat(env, repeat)
+
+
+class ActionRepeat(gym.Wrapper):
+    """Each step plays the action ``repeat`` times, summing rewards, until the episode ends."""
+
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = repeat
+        self.metadata = {**env.metadata, "render_fps": env.metadata["render_fps"] / repeat}
+
+    @property
+    def action_names(self) -> list[str]:
+        return self.env.action_names
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += reward
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+def _split_repeat(spec: str) -> tuple[str, int]:
+    """"vizdoom:TakeCover,repeat=4" -> ("vizdoom:TakeCover", 4); no option -> repeat 1."""
+    game, comma, option = spec.partition(",")
+    if not comma:
+        return game, 1
+    key, _, value = option.partition("=")
+    if key != "repeat" or not value.isdigit() or int(value) < 1:
+        raise DreamditError(f"bad env option {option!r} in {spec!r}: the only option is repeat=N with N >= 1, "
+                            "e.g. vizdoom:TakeCover,repeat=4")
+    return game, int(value)
 
 
 def list_env_specs() -> list[str]:

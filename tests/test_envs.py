@@ -97,6 +97,37 @@ def test_unknown_spec_is_a_one_line_user_error(spec, hint):
         assert "did you mean" not in message
 
 
+@pytest.mark.parametrize("option", ["repeat=0", "repeat=two", "skip=4", "repeat"])
+def test_a_bad_env_option_is_a_one_line_user_error(option):
+    with pytest.raises(DreamditError, match="the only option is repeat=N") as error:
+        make_env(f"vizdoom:TakeCover,{option}")
+    assert "\n" not in str(error.value)
+
+
+def test_repeat_plays_each_decision_n_times_with_rewards_summed():
+    """Take Cover with repeat=4 is the plain game with every action pressed 4 steps running, ends included."""
+    rng = np.random.default_rng(0)
+    decisions = rng.integers(0, 2, 600)
+    repeated, plain = make_env("vizdoom:TakeCover,repeat=4", seed=5), make_env("vizdoom:TakeCover", seed=5)
+    assert repeated.action_names == plain.action_names
+    assert repeated.metadata["render_fps"] == plain.metadata["render_fps"] / 4
+    repeated.reset(), plain.reset()
+    for action in decisions:
+        obs, reward, terminated, truncated, info = repeated.step(action)
+        total = 0.0
+        for _ in range(4):
+            plain_obs, plain_reward, plain_terminated, plain_truncated, plain_info = plain.step(action)
+            total += plain_reward
+            if plain_terminated or plain_truncated:
+                break
+        assert np.array_equal(obs, plain_obs) and reward == total
+        assert (terminated, truncated) == (plain_terminated, plain_truncated)
+        if terminated or truncated:
+            break
+    repeated.close(), plain.close()
+    assert terminated and info["episode"] == plain_info["episode"]  # returns count every tic played
+
+
 def test_a_missing_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "ale_py", None)  # as if ale-py were not installed
     monkeypatch.delitem(sys.modules, "envs.atari_env")
