@@ -32,7 +32,7 @@ class TrainConfig:
     algo: str = "dreamdit"
     """dreamdit (model-based, learns in dreams) or ppo (the model-free baseline)"""
     total_steps: int = 100_000
-    """real agent steps (frame-skipped) to collect"""
+    """real agent steps (frame-skipped; decisions of N such steps with an env spec ending in ,repeat=N)"""
     seed: int = 0
     """seed of envs, networks and sampling"""
     device: str = "cpu"
