@@ -111,6 +111,14 @@ PRESETS = {
         "ppo.num_envs": 2, "ppo.num_steps": 32, "ppo.num_minibatches": 2, "ppo.update_epochs": 2,
         "ppo.hidden_size": 32,
     },
+    # Take Cover with a decision every 4 frame-skipped steps (16 tics): 25k decisions are the game's 100k
+    # frame-skipped steps, and warm-up, iterations and evaluations are spaced to match, so the run makes as
+    # many updates as the default's. Holding a direction is what Take Cover rewards first (blind sweeps of
+    # 16-32 steps score twice random), and a dream of 16 decisions then spans 256 tics instead of 64.
+    "takecover": {
+        "env.spec": "vizdoom:TakeCover,repeat=4", "train.total_steps": 25_000, "train.warmup_steps": 1_250,
+        "train.steps_per_iteration": 500, "train.eval_every": 2_500,
+    },
     # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
     "atari100k": {
         "env.spec": "atari:Pong", "env.clip_rewards": True, "train.total_steps": 100_000,
