@@ -69,12 +69,12 @@ class ActionRepeat(gym.Wrapper):
 
 
 def _split_repeat(spec: str) -> tuple[str, int]:
-    """"vizdoom:TakeCover,repeat=4" -> ("vizdoom:TakeCover", 4); no option -> repeat 1."""
+    """Split 'vizdoom:TakeCover,repeat=4' into ('vizdoom:TakeCover', 4); without the option, repeat is 1."""
     game, comma, option = spec.partition(",")
     if not comma:
         return game, 1
     key, _, value = option.partition("=")
-    if key != "repeat" or not value.isdigit() or int(value) < 1:
+    if key != "repeat" or not value.isdecimal() or int(value) < 1:
         raise DreamditError(f"bad env option {option!r} in {spec!r}: the only option is repeat=N with N >= 1, "
                             "e.g. vizdoom:TakeCover,repeat=4")
     return game, int(value)
