@@ -2,11 +2,14 @@
 
 Any field can be set as `--section.field value`; fields whose name is unique
 across sections also as `--field value` (`--total-steps 1000`), and `--env` is
-short for `--env.spec`.
+short for `--env.spec`. With `--resume` the run directory's config.json takes the
+place of the preset: a run continues as it was started, and options given then change it.
 """
 import difflib
+import json
 import time
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 from agent.actor_critic import ActorCriticConfig
 from agent.ppo_network import PPOConfig
@@ -191,15 +194,27 @@ def parse_config(argv: list[str]) -> tuple[Config, dict]:
             value, i = argv[i + 1], i + 1
         pairs[name] = value
         i += 1
-    preset = pairs.pop("preset", "default")
-    if preset not in PRESETS:
+    preset = pairs.pop("preset", None)
+    if preset is not None and preset not in PRESETS:
         close = difflib.get_close_matches(preset, PRESETS, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise DreamditError(f"unknown preset {preset!r} (presets: {', '.join(PRESETS)}){hint}")
-    cfg = apply_overrides(Config(), dict(PRESETS[preset]))
-    cfg = apply_overrides(cfg, pairs)
+    cfg = apply_overrides(apply_overrides(Config(), dict(PRESETS[preset or "default"])), pairs)
+    saved = Path(cfg.train.run_dir) / "config.json"
+    if flags["resume"] and cfg.train.run_dir and saved.is_file():
+        # A resumed run keeps the config it was started with; a preset or options given now change it.
+        cfg = apply_overrides(saved_config(saved), dict(PRESETS[preset]) if preset else {})
+        cfg = apply_overrides(cfg, pairs)
     validate(cfg)
     return cfg, flags
+
+
+def saved_config(path: Path) -> Config:
+    """The Config a run directory's config.json holds."""
+    try:
+        return config_from_dict(json.loads(path.read_text()))
+    except (ValueError, AttributeError, DreamditError) as err:
+        raise DreamditError(f"{path} is not a readable run config ({err})") from err
 
 
 def validate(cfg: Config) -> None:

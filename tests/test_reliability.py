@@ -1,4 +1,5 @@
 """Crash safety, clear errors on bad files, numerical safety and multi-process training."""
+import json
 import os
 import re
 import shutil
@@ -6,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -35,8 +37,7 @@ def test_sigkill_then_resume_finishes_with_every_episode_intact(tmp_path):
     stored_before = sorted(p.name for p in (run / "episodes").glob("episode_*.npz"))
     assert stored_before and not (run / "results.json").exists()
 
-    result = run_cli("--preset", "smoke", "--run-dir", run, "--total-steps", 800, "--seed", 5, "--resume",
-                     cwd=tmp_path)
+    result = run_cli("--run-dir", run, "--resume", cwd=tmp_path)  # the run's own config, as it was started
     assert result.returncode == 0, result.stderr[-3000:]
     results = (run / "results.json").read_text()
     assert '"env_steps": 8' in results  # 800 steps, plus at most one vector step of overshoot
@@ -44,6 +45,20 @@ def test_sigkill_then_resume_finishes_with_every_episode_intact(tmp_path):
     assert set(stored_before) <= set(stored_after)
     store = EpisodeStore(run / "episodes")  # every file still reads back
     assert len(store) == len(stored_after) and not list((run / "episodes").glob("*.tmp"))
+
+
+def test_resume_starts_from_the_run_config_and_options_given_now_change_it(tmp_path):
+    started, _ = parse_config(["--preset", "smoke", "--env", "vizdoom:TakeCover,repeat=2", "--seed", "7",
+                               "--run-dir", str(tmp_path)])
+    (tmp_path / "config.json").write_text(json.dumps(asdict(started)))
+    resumed, _ = parse_config(["--run-dir", str(tmp_path), "--resume"])
+    assert asdict(resumed) == asdict(started)
+    longer, _ = parse_config(["--run-dir", str(tmp_path), "--resume", "--total-steps", "5000"])
+    assert longer.train.total_steps == 5000 and longer.env.spec == "vizdoom:TakeCover,repeat=2"
+    (tmp_path / "config.json").write_text("{not json")
+    result = run_cli("--run-dir", tmp_path, "--resume", cwd=tmp_path)
+    assert result.returncode == 2 and "not a readable run config" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_sigterm_stops_cleanly_closing_every_game(tmp_path):
