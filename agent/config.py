@@ -199,12 +199,14 @@ def parse_config(argv: list[str]) -> tuple[Config, dict]:
         close = difflib.get_close_matches(preset, PRESETS, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise DreamditError(f"unknown preset {preset!r} (presets: {', '.join(PRESETS)}){hint}")
-    cfg = apply_overrides(apply_overrides(Config(), dict(PRESETS[preset or "default"])), pairs)
-    saved = Path(cfg.train.run_dir) / "config.json"
-    if flags["resume"] and cfg.train.run_dir and saved.is_file():
+    run_dir = apply_overrides(Config(), pairs).train.run_dir  # no preset names a run directory
+    saved = Path(run_dir) / "config.json"
+    if flags["resume"] and run_dir and saved.is_file():
         # A resumed run keeps the config it was started with; a preset or options given now change it.
         cfg = apply_overrides(saved_config(saved), dict(PRESETS[preset]) if preset else {})
-        cfg = apply_overrides(cfg, pairs)
+    else:
+        cfg = apply_overrides(Config(), dict(PRESETS[preset or "default"]))
+    cfg = apply_overrides(cfg, pairs)
     validate(cfg)
     return cfg, flags
 
