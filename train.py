@@ -117,7 +117,8 @@ class Trainer:
             self.optimise("world_model", loss, logs)
 
     def train_policy_in_dreams(self, updates: int) -> None:
-        """Actor-critic updates on dreams only: the sampler's output is all the update sees."""
+        """`updates` batches of dreams, each for `dream_minibatches` actor-critic steps; the sampler's output is
+        all that the actor-critic sees."""
         C = self.cfg.world_model.context
         for _ in range(updates):
             start = time.perf_counter()
@@ -126,9 +127,11 @@ class Trainer:
                 dreamt = dream(self.agent.world_model, batch["latents"], batch["actions"][:, :C - 1],
                                self.cfg.sampler, policy=self.agent.actor_critic.policy_logits)
             dream_sps = dreamt.actions.numel() / (time.perf_counter() - start)
-            loss, logs = imagination_loss(self.trained["actor_critic"], dreamt, self.return_scale,
-                                          self.cfg.env.clip_rewards)
-            self.optimise("actor_critic", loss, {**logs, "charts/dream_SPS": dream_sps})
+            # Dreams cost far more than the actor-critic's step on them, so a batch may serve several steps.
+            for part in dreamt.split(self.cfg.train.dream_minibatches):
+                loss, logs = imagination_loss(self.trained["actor_critic"], part, self.return_scale,
+                                              self.cfg.env.clip_rewards)
+                self.optimise("actor_critic", loss, {**logs, "charts/dream_SPS": dream_sps})
 
     def evaluate(self, episodes: int) -> dict:
         t = self.cfg.train

@@ -69,9 +69,11 @@ class TrainConfig:
     world_model_lr: float = 3e-4
     """DiT learning rate"""
     policy_updates: int = 40
-    """actor-critic updates (one batch of dreams each) per iteration"""
+    """batches of dreams the actor-critic trains on per iteration"""
     dream_batch: int = 64
     """dreams per actor-critic update"""
+    dream_minibatches: int = 1
+    """actor-critic gradient steps per batch of dreams, each on an equal share of its dreams"""
     grad_clip: float = 1.0
     """gradient norm clip of every update"""
     eval_every: int = 10_000
@@ -224,6 +226,7 @@ def validate(cfg: Config) -> None:
     t, wm = cfg.train, cfg.world_model
     positive = {"total_steps": t.total_steps, "steps_per_iteration": t.steps_per_iteration,
                 "world_model_batch": t.world_model_batch, "dream_batch": t.dream_batch,
+                "dream_minibatches": t.dream_minibatches,
                 "autoencoder_batch": t.autoencoder_batch, "eval_every": t.eval_every,
                 "env.num_envs": cfg.env.num_envs, "horizon": wm.horizon, "context": wm.context,
                 "sampler.num_steps": cfg.sampler.num_steps, "final_eval_episodes": t.final_eval_episodes,
@@ -232,6 +235,8 @@ def validate(cfg: Config) -> None:
     for name, value in positive.items():
         if value < 1:
             raise DreamditError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if t.dream_minibatches > t.dream_batch:
+        raise DreamditError(f"--dream-minibatches ({t.dream_minibatches}) exceeds --dream-batch ({t.dream_batch})")
     if wm.context + wm.horizon > cfg.dit.max_frames:
         raise DreamditError(f"context + horizon ({wm.context + wm.horizon}) exceeds --max-frames {cfg.dit.max_frames}")
     if cfg.dit.width % cfg.dit.heads:

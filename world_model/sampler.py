@@ -54,6 +54,14 @@ class Dream:
     network_evals: int
     """DiT evaluations used for the whole batch"""
 
+    def split(self, parts: int) -> list["Dream"]:
+        """The batch cut into `parts` dreams of (nearly) equal size, in order; [self] for one part."""
+        if parts == 1:
+            return [self]
+        fields = ("latents", "actions", "log_probs", "entropies", "rewards", "end_probs")
+        chunks = zip(*(getattr(self, name).tensor_split(parts) for name in fields))
+        return [Dream(*chunk, network_evals=self.network_evals) for chunk in chunks]
+
 
 def stable_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Inverse-CDF sample: the action whose cumulative-probability interval holds u. probs (..., A), u (...)."""
