@@ -62,8 +62,10 @@ def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_policy_updates_see_only_dreams(tmp_path, monkeypatch):
-    cfg, _ = parse_config(["--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--env", "vizdoom:Basic"])
+@pytest.mark.parametrize("minibatches", [1, 2])
+def test_policy_updates_see_only_dreams(tmp_path, monkeypatch, minibatches):
+    cfg, _ = parse_config(["--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--env", "vizdoom:Basic",
+                           "--dream-minibatches", str(minibatches)])
     trainer = train.Trainer(cfg)
     trainer.bar = train.tqdm(disable=True)
     trainer.collect(cfg.train.warmup_steps, random=True)
@@ -76,10 +78,15 @@ def test_policy_updates_see_only_dreams(tmp_path, monkeypatch):
     before = [p.clone() for p in trainer.agent.world_model.parameters()]
     trainer.train_policy_in_dreams(3)
     trainer.vec.close()
-    assert len(seen) == 3 and all(isinstance(d, Dream) for d in seen)
-    assert all(d is s for d, s in zip(dreams, seen))  # the update consumed exactly what the sampler produced
+    assert len(dreams) == 3 and len(seen) == 3 * minibatches and all(isinstance(d, Dream) for d in seen)
+    for i, whole in enumerate(dreams):  # the updates consumed exactly what the sampler produced, shared out
+        parts = seen[i * minibatches:(i + 1) * minibatches]
+        if minibatches == 1:
+            assert parts[0] is whole
+        for name in ("latents", "actions", "rewards", "end_probs"):
+            assert torch.equal(torch.cat([getattr(part, name) for part in parts]), getattr(whole, name))
     assert all(torch.equal(b, p) for b, p in zip(before, trainer.agent.world_model.parameters()))
-    assert trainer.counters["policy_updates"] == 3
+    assert trainer.counters["policy_updates"] == 3 * minibatches
 
 
 @pytest.mark.parametrize("args, message", [
@@ -92,6 +99,8 @@ def test_policy_updates_see_only_dreams(tmp_path, monkeypatch):
     (["--seed", "abc"], "takes a int"),
     (["--world-model-end-fraction", "1.5"], "between 0 and 1"),
     (["--explore-hold-steps", "0.5"], "must be at least 1"),
+    (["--dream-minibatches", "0"], "must be at least 1"),
+    (["--dream-minibatches", "5"], "exceeds --dream-batch"),
 ])
 def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
     result = run_cli("--preset", "smoke", "--run-dir", tmp_path / "run", *args, cwd=tmp_path, timeout=120)
