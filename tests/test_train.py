@@ -7,6 +7,8 @@ import pytest
 import torch
 
 import train
+from agent.acting import LatentActor
+from agent.checkpoint import build_agent
 from agent.config import parse_config
 from conftest import run_cli
 from world_model.checkpoint import load_checkpoint
@@ -30,6 +32,19 @@ def test_eval_command_on_the_smoke_run(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
     assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
+
+
+def test_greedy_acting_takes_the_most_likely_action_where_sampling_takes_both():
+    cfg, _ = parse_config(["--preset", "smoke"])
+    agent = build_agent(cfg, num_actions=2)
+    with torch.no_grad():  # action 1 slightly the more likely everywhere
+        agent.actor_critic.actor[-1].bias.copy_(torch.tensor([0.0, 0.2]))
+    actor = LatentActor(agent.autoencoder, agent.actor_critic, cfg.world_model.context, "cpu")
+    frames = np.random.default_rng(0).integers(0, 256, (64, 3, 64, 64), dtype=np.uint8)
+    first = np.ones(64, bool)
+    assert (actor.act(frames, first, greedy=True) == 1).all()
+    sampled = actor.act(frames, first, generator=torch.Generator().manual_seed(0))
+    assert 0 < sampled.sum() < 64
 
 
 def test_eval_command_plays_the_random_baseline_without_a_checkpoint(tmp_path):
