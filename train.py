@@ -117,8 +117,7 @@ class Trainer:
             self.optimise("world_model", loss, logs)
 
     def train_policy_in_dreams(self, updates: int) -> None:
-        """`updates` batches of dreams, each for `dream_minibatches` actor-critic steps; the sampler's output is
-        all that the actor-critic sees."""
+        """`updates` batches of dreams for the actor-critic; the sampler's output is all that it sees."""
         C = self.cfg.world_model.context
         for _ in range(updates):
             start = time.perf_counter()

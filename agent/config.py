@@ -71,7 +71,7 @@ class TrainConfig:
     policy_updates: int = 40
     """batches of dreams the actor-critic trains on per iteration"""
     dream_batch: int = 64
-    """dreams per actor-critic update"""
+    """dreams per batch (one sampling of the dream sampler)"""
     dream_minibatches: int = 1
     """actor-critic gradient steps per batch of dreams, each on an equal share of its dreams"""
     grad_clip: float = 1.0
