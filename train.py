@@ -32,7 +32,7 @@ from agent.evaluate import evaluate
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
-from envs import DreamditError, EpisodeCollector, EpisodeStore, make_vector_env, run_command
+from envs import DreamditError, EpisodeCollector, EpisodeStore, action_repeat, make_vector_env, run_command
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
 from world_model.sampler import dream
@@ -60,6 +60,7 @@ class Trainer:
         }
         self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
         self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
+        self.repeat = action_repeat(cfg.env.spec)  # budgets count game steps; each decision plays this many
         self.actor = LatentActor(self.agent.autoencoder, self.agent.actor_critic, cfg.world_model.context, self.device)
         # Keyed by `random`: the warm-up holds every random action (one step by default), the policy now and then.
         hold = t.explore_hold_steps
@@ -80,15 +81,18 @@ class Trainer:
 
     # ----- the stages of one iteration -----
     def collect(self, steps: int, random: bool) -> None:
-        """Take `steps` real steps (all envs together) with the policy or uniformly random actions."""
+        """Play `steps` real game steps (all envs together) with the policy or uniformly random actions.
+
+        A decision counts as `repeat` steps, even one cut short by the end of its episode."""
         target = self.counters["env_steps"] + steps
         while self.dist.is_main and self.counters["env_steps"] < target:
             before = self.collector.num_steps
             actions = self.explorers[random].act(self.collector.obs, self.collector.is_first)
             for episode in self.collector.step(actions):
                 self.log({"charts/episodic_return": episode["return"], "charts/episodic_length": episode["length"]})
-            self.counters["env_steps"] += self.collector.num_steps - before
-            self.bar.update(self.collector.num_steps - before)
+            played = self.repeat * (self.collector.num_steps - before)
+            self.counters["env_steps"] += played
+            self.bar.update(played)
         self.dist.barrier()
         self.store.refresh()
         self.counters["env_steps"] = self.dist.broadcast_int(self.counters["env_steps"])
@@ -211,7 +215,7 @@ class Trainer:
         try:
             self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
             while len(self.store) == 0:  # learning needs one finished episode, however short the warm-up
-                self.collect(self.cfg.env.num_envs, random=True)
+                self.collect(self.cfg.env.num_envs * self.repeat, random=True)
             if c["world_model_updates"] == 0:  # once the DiT has learnt on its latents the autoencoder stays as is
                 self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
                 self.save()

@@ -50,7 +50,7 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--suite", required=True, choices=SUITES)
     parser.add_argument("--algos", default="dreamdit,ppo", help="comma-separated: dreamdit, ppo")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 of every env and algo")
-    parser.add_argument("--steps", type=int, help="real agent steps per run (default: the preset's)")
+    parser.add_argument("--steps", type=int, help="real game steps per run (default: the preset's)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at the same time")
     parser.add_argument("--envs", help="comma-separated subset of the suite's envs")
     parser.add_argument("--preset", help="config preset of every run (default: default for vizdoom, atari100k)")

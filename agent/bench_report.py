@@ -48,7 +48,7 @@ def interval(scores, fmt: str = "{:.1f}") -> str:
 
 
 def group_table(groups: dict) -> list[str]:
-    lines = ["| env | algo | seeds | agent steps | final return, mean ± std over seeds | IQM [95% CI] | "
+    lines = ["| env | algo | seeds | game steps | final return, mean ± std over seeds | IQM [95% CI] | "
              "HNS IQM [95% CI] | published (REFERENCES.md) |", "|---|---|---|---|---|---|---|---|"]
     for (env, algo), runs in groups.items():
         scores = finals(runs)
@@ -77,7 +77,7 @@ def atari_aggregate_table(groups: dict) -> list[str]:
 
 
 def runs_table(groups: dict) -> list[str]:
-    lines = ["| env | algo | seed | agent steps | final return (episodes) | wall time (min) | peak memory (GiB) |",
+    lines = ["| env | algo | seed | game steps | final return (episodes) | wall time (min) | peak memory (GiB) |",
              "|---|---|---|---|---|---|---|"]
     for (env, algo), runs in groups.items():
         lines += [f"| {env} | {algo} | {r['seed']} | {r['env_steps']} | {r['final_eval']['mean']:.1f} ± "

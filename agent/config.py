@@ -22,8 +22,8 @@ from world_model.sampler import SamplerConfig
 
 @dataclass
 class EnvConfig:
-    spec: str = "vizdoom:TakeCover"
-    """environment, e.g. vizdoom:TakeCover, vizdoom:DefendCenter, atari:Pong"""
+    spec: str = "vizdoom:TakeCover,repeat=8"
+    """environment: vizdoom:DefendCenter (a decision every game step), vizdoom:TakeCover,repeat=8 (every 8), ..."""
     num_envs: int = 4
     """parallel real environments used to collect data"""
     clip_rewards: bool = False
@@ -35,7 +35,7 @@ class TrainConfig:
     algo: str = "dreamdit"
     """dreamdit (model-based, learns in dreams) or ppo (the model-free baseline)"""
     total_steps: int = 100_000
-    """real agent steps (frame-skipped; decisions of N such steps with an env spec ending in ,repeat=N)"""
+    """real game steps of 4 frames each; with an env spec ending in ,repeat=N the agent decides every N"""
     seed: int = 0
     """seed of envs, networks and sampling"""
     device: str = "cpu"
@@ -45,11 +45,11 @@ class TrainConfig:
     run_dir: str = ""
     """run directory; empty: runs/<env>__<algo>__<seed>__<time>"""
     warmup_steps: int = 5_000
-    """random-policy steps collected before any learning"""
+    """game steps played by a random policy before any learning"""
     explore_hold_steps: float = 1.0
-    """mean steps an exploratory random action is held (1: a fresh random action every warm-up step)"""
+    """mean decisions an exploratory random action is held (1: a fresh random action every warm-up decision)"""
     explore_prob: float = 0.0
-    """chance per step that the policy's data collection starts an exploratory hold"""
+    """chance per decision that the policy's data collection starts an exploratory hold"""
     autoencoder_updates: int = 3_000
     """autoencoder updates on the warm-up data; it is frozen afterwards"""
     autoencoder_batch: int = 32
@@ -59,7 +59,7 @@ class TrainConfig:
     world_model_warmup_updates: int = 2_000
     """DiT updates after the autoencoder, before the first policy update"""
     steps_per_iteration: int = 2_000
-    """real steps collected by the policy between updates"""
+    """game steps played by the policy between updates"""
     world_model_updates: int = 100
     """DiT updates per iteration"""
     world_model_batch: int = 32
@@ -77,7 +77,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     """gradient norm clip of every update"""
     eval_every: int = 10_000
-    """real steps between evaluations"""
+    """game steps between evaluations"""
     eval_episodes: int = 10
     """episodes of each evaluation during training"""
     final_eval_episodes: int = 100
@@ -104,34 +104,22 @@ class Config:
         return f"{env}__{self.train.algo}__{self.train.seed}__{int(time.time())}"
 
 
+# The dataclass defaults are the `default` preset: Take Cover, 100k game steps, a decision every 8 of them
+# (32 tics), so 12.5k decisions. Holding a direction is what Take Cover rewards first (blind sweeps score
+# 1.5-2x random), a dream of 16 decisions then spans 512 tics instead of 64, and its chance of an end per
+# decision comes near the real one; with a decision every step or every 4 the runs stayed far below 750
+# (README, results). Budgets count game steps whatever the repeat, so `--env` alone changes the game.
 PRESETS = {
     "default": {},
     "smoke": {
-        "autoencoder.width": 8, "dit.width": 32, "dit.depth": 1, "dit.heads": 2, "world_model.horizon": 4,
-        "world_model.context": 2, "sampler.num_steps": 2, "actor_critic.hidden": 32, "env.num_envs": 2,
-        "train.total_steps": 400, "train.warmup_steps": 200, "train.autoencoder_updates": 5,
+        "env.spec": "vizdoom:TakeCover", "autoencoder.width": 8, "dit.width": 32, "dit.depth": 1, "dit.heads": 2,
+        "world_model.horizon": 4, "world_model.context": 2, "sampler.num_steps": 2, "actor_critic.hidden": 32,
+        "env.num_envs": 2, "train.total_steps": 400, "train.warmup_steps": 200, "train.autoencoder_updates": 5,
         "train.autoencoder_batch": 8, "train.world_model_warmup_updates": 3, "train.steps_per_iteration": 100,
         "train.world_model_updates": 2, "train.world_model_batch": 4, "train.policy_updates": 2,
         "train.dream_batch": 4, "train.eval_every": 200, "train.eval_episodes": 1, "train.final_eval_episodes": 2,
         "ppo.num_envs": 2, "ppo.num_steps": 32, "ppo.num_minibatches": 2, "ppo.update_epochs": 2,
         "ppo.hidden_size": 32,
-    },
-    # Take Cover with a decision every 4 frame-skipped steps (16 tics): 25k decisions are the game's 100k
-    # frame-skipped steps, and warm-up, iterations and evaluations are spaced to match, so the run makes as
-    # many updates as the default's. Holding a direction is what Take Cover rewards first (blind sweeps of
-    # 16-32 steps score twice random), and a dream of 16 decisions then spans 256 tics instead of 64.
-    # Its policies stay near uniform (the dreams tell the actions apart only weakly) but lean the right way:
-    # their most likely action plays better than their samples (README, results), so evaluation is greedy.
-    "takecover": {
-        "env.spec": "vizdoom:TakeCover,repeat=4", "train.total_steps": 25_000, "train.warmup_steps": 1_250,
-        "train.steps_per_iteration": 500, "train.eval_every": 2_500, "train.greedy": True,
-    },
-    # The same with a decision every 8 frame-skipped steps (32 tics): 12.5k decisions, the same 100k
-    # frame-skipped steps and as many updates. A dream of 16 decisions spans 512 tics, and its chance of an
-    # end per decision comes near the real one, where at repeat 4 it was several times too small.
-    "takecover8": {
-        "env.spec": "vizdoom:TakeCover,repeat=8", "train.total_steps": 12_500, "train.warmup_steps": 625,
-        "train.steps_per_iteration": 250, "train.eval_every": 1_250, "train.greedy": True,
     },
     # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
     "atari100k": {

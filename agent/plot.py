@@ -3,7 +3,7 @@
     dreamdit plot runs/*TakeCover* --out curves.png [--tag charts/eval_return] [--smooth 10]
     dreamdit plot --fidelity fidelity.json --out fidelity.png
 
-Curves: real-env return against real agent steps, read from each run's
+Curves: real-env return against real game steps, read from each run's
 TensorBoard events; runs are grouped by env (one panel each) and algorithm (one
 line each, the mean over seeds, with a band from the lowest to the highest seed).
 A directory without a config.json is searched for the run directories inside it.
@@ -96,7 +96,7 @@ def plot_curves(runs: list[dict], path, tag: str, smooth: int) -> None:
             seeds = sorted({r["seed"] for r in members})
             line, = ax.plot(grid, mean, label=f"{algo} ({len(seeds)} seed{'s' * (len(seeds) > 1)})")
             ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-        ax.set(title=env, xlabel="real agent steps", ylabel=f"return ({tag.split('/')[-1]})")
+        ax.set(title=env, xlabel="real game steps", ylabel=f"return ({tag.split('/')[-1]})")
         ax.legend()
     caption = f"mean over seeds, band: min to max; trailing mean over {smooth} points" if smooth > 1 else \
         "mean over seeds, band: min to max"

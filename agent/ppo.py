@@ -3,11 +3,12 @@
     python train.py --algo ppo --env vizdoom:TakeCover --total-steps 100000
     dreamdit eval --checkpoint RUN        # the same evaluation as dreamdit's runs
 
-Same env factory and 64x64 RGB frames, same count of real agent steps (the reset steps of
-Gymnasium's next-step autoreset are neither counted nor learned from), the same encoder
-architecture trained end to end (agent/ppo_network.py), the same evaluation and the same run
-directory: config.json, TensorBoard events, checkpoint.pt, results.json. A run stops after
-the step that reaches --total-steps (the last rollout is cut short there), as dreamdit's does.
+Same env factory and 64x64 RGB frames, same count of real game steps (a decision of a
+",repeat=N" env counts N; the reset steps of Gymnasium's next-step autoreset are neither
+counted nor learned from), the same encoder architecture trained end to end
+(agent/ppo_network.py), the same evaluation and the same run directory: config.json,
+TensorBoard events, checkpoint.pt, results.json. A run stops after the step that reaches
+--total-steps (the last rollout is cut short there), as dreamdit's does.
 """
 import json
 import os
@@ -26,7 +27,7 @@ from agent.config import Config
 from agent.evaluate import evaluate
 from agent.ppo_network import PPONetwork, explained_variance, gae, load_network_state, ppo_loss
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
-from envs import DreamditError, make_vector_env
+from envs import DreamditError, action_repeat, make_vector_env
 from envs.vector import finished_episodes
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
@@ -40,6 +41,7 @@ class PPOTrainer:
         self.run_dir = prepare_run_dir(Path(t.run_dir or Path("runs") / cfg.run_name()), resume)
         self.vec = make_vector_env(cfg.env.spec, p.num_envs, t.seed, train=True)
         self.num_actions = int(self.vec.single_action_space.n)
+        self.repeat = action_repeat(cfg.env.spec)
         self.network = PPONetwork(p, cfg.autoencoder, cfg.world_model.context, self.num_actions).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, eps=1e-5)
         self.counters = {"env_steps": 0, "updates": 0, "wall_time": 0.0, "last_eval_step": 0}
@@ -81,8 +83,8 @@ class PPOTrainer:
             first = torch.from_numpy(self.resetting).to(self.device)  # obs is a new episode's first frame
             self.window = slide_window(self.window, torch.from_numpy(obs).to(self.device), first, C)
             self.resetting = terminated | truncated
-            self.counters["env_steps"] += int(valid.sum())
-            self.bar.update(int(valid.sum()))
+            self.counters["env_steps"] += self.repeat * int(valid.sum())
+            self.bar.update(self.repeat * int(valid.sum()))
             for episode in finished_episodes(infos):
                 self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
                 self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])

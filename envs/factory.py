@@ -3,7 +3,8 @@
 A spec may end in ",repeat=N": the agent then decides every N steps, each
 decision played N times by the env (rewards summed, stopping at the episode's
 end), so one agent step covers N frame-skipped steps of the game. Episode
-statistics stay the game's: the length in info["episode"] counts frame-skipped steps.
+statistics stay the game's: the length in info["episode"] counts frame-skipped steps,
+and so do training budgets (``action_repeat`` converts).
 """
 import difflib
 import importlib
@@ -66,6 +67,11 @@ class ActionRepeat(gym.Wrapper):
             if terminated or truncated:
                 break
         return obs, total, terminated, truncated, info
+
+
+def action_repeat(spec: str) -> int:
+    """Frame-skipped game steps per agent decision: N for a spec ending in ',repeat=N', else 1."""
+    return _split_repeat(spec)[1]
 
 
 def _split_repeat(spec: str) -> tuple[str, int]:

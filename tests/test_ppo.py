@@ -59,9 +59,10 @@ def test_loss_at_the_rollout_policy_and_gradient_reaches_the_encoder():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in network.encoder.parameters())
 
 
-def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path):
-    cfg, _ = parse_config(["--algo", "ppo", "--preset", "smoke", "--env", "vizdoom:Basic", "--run-dir",
-                           str(tmp_path / "run"), "--ppo.num-steps", "200"])
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path, repeat):
+    cfg, _ = parse_config(["--algo", "ppo", "--preset", "smoke", "--env", f"vizdoom:Basic,repeat={repeat}",
+                           "--run-dir", str(tmp_path / "run"), "--ppo.num-steps", "200"])
     trainer = PPOTrainer(cfg)
     trainer.bar = tqdm(disable=True)
     steps, _ = trainer.collect()
@@ -70,7 +71,7 @@ def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path):
     assert b["ended"].sum() > 0  # Basic ends within 75 steps: the rollout crossed episode ends
     assert torch.equal(b["valid"][1:], 1 - b["ended"][:-1])  # exactly the step after an end is not learned from
     assert (b["rewards"][b["valid"] == 0] == 0).all()
-    assert trainer.counters["env_steps"] == int(b["valid"].sum())
+    assert trainer.counters["env_steps"] == repeat * int(b["valid"].sum())  # the budget counts game steps
 
 
 def test_ppo_smoke_run_writes_the_same_outputs_as_dreamdit(ppo_run):

@@ -77,6 +77,18 @@ def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_budgets_count_game_steps_whatever_the_action_repeat(tmp_path):
+    cfg, _ = parse_config(["--preset", "smoke", "--run-dir", str(tmp_path / "run"),
+                           "--env", "vizdoom:TakeCover,repeat=4"])
+    trainer = train.Trainer(cfg)
+    trainer.bar = train.tqdm(disable=True)
+    trainer.collect(200, random=True)
+    trainer.vec.close()
+    decisions = trainer.collector.num_steps
+    assert trainer.counters["env_steps"] == 4 * decisions  # a quarter as many decisions as game steps
+    assert 200 <= 4 * decisions < 200 + 4 * cfg.env.num_envs
+
+
 @pytest.mark.parametrize("minibatches", [1, 2])
 def test_policy_updates_see_only_dreams(tmp_path, monkeypatch, minibatches):
     cfg, _ = parse_config(["--preset", "smoke", "--run-dir", str(tmp_path / "run"), "--env", "vizdoom:Basic",
