@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from agent.checkpoint import load_agent
-from envs import EpisodeStore, run_command
+from envs import EpisodeStore, action_repeat, run_command
 from world_model.autoencoder import Autoencoder, local_contrast
 from world_model.fidelity import collect_random_episodes
 
@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_agent(args.run).config
-    frames = warmup_frames(args.run, cfg.train.warmup_steps)
+    frames = warmup_frames(args.run, cfg.train.warmup_steps // action_repeat(cfg.env.spec))  # decisions stored
     with tempfile.TemporaryDirectory() as tmp:
         held_out = collect_random_episodes(cfg.env.spec, args.held_out_episodes, args.seed, tmp)
         test = torch.from_numpy(np.concatenate([held_out.episode(i)["frames"] for i in range(len(held_out))]))
