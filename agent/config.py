@@ -108,7 +108,7 @@ class Config:
 # (32 tics), so 12.5k decisions. Holding a direction is what Take Cover rewards first (blind sweeps score
 # 1.5-2x random), a dream of 16 decisions then spans 512 tics instead of 64, and its chance of an end per
 # decision comes near the real one; with a decision every step or every 4 the runs stayed far below 750
-# (README, results). Budgets count game steps whatever the repeat, so `--env` alone changes the game.
+# (benchmarks/EXPERIMENTS.md). Budgets count game steps whatever the repeat, so `--env` alone changes the game.
 PRESETS = {
     "default": {},
     "smoke": {
