@@ -71,7 +71,6 @@ class Trainer:
         self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches
         self.counters = {"env_steps": 0, "autoencoder_updates": 0, "world_model_updates": 0, "policy_updates": 0,
                          "wall_time": 0.0, "last_eval_step": 0, "bad_updates": 0}
-        self.last_eval = None
         if resume:
             self.load()
         self.trained = {name: self.dist.wrap(module) for name, module in self.agent.modules().items()}
@@ -81,9 +80,8 @@ class Trainer:
 
     # ----- the stages of one iteration -----
     def collect(self, steps: int, random: bool) -> None:
-        """Play `steps` real game steps (all envs together) with the policy or uniformly random actions.
-
-        A decision counts as `repeat` steps, even one cut short by the end of its episode."""
+        """Play `steps` real game steps (all envs together; a decision counts `repeat`, even one cut short by
+        its episode's end) with the policy or uniformly random actions."""
         target = self.counters["env_steps"] + steps
         while self.dist.is_main and self.counters["env_steps"] < target:
             before = self.collector.num_steps
@@ -144,7 +142,6 @@ class Trainer:
         self.log({"charts/eval_return": result["mean"]})
         log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
                    self.vec.get_attr("action_names")[0])
-        self.last_eval = result["mean"]
         self.bar.set_postfix(eval_return=f"{result['mean']:.1f}")
         return result
 
@@ -239,9 +236,8 @@ class Trainer:
             final = self.evaluate(t.final_eval_episodes) if self.dist.is_main else None
         finally:
             self.bar.close()
-            for resource_ in (self.writer, self.vec):
-                if resource_ is not None:
-                    resource_.close()
+            for resource_ in [r for r in (self.writer, self.vec) if r is not None]:  # rank 0 alone holds them
+                resource_.close()
         if self.dist.enabled:
             self.dist.barrier()  # ranks destroy the group together; one leaving early can hang rank 0 at exit
             checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())

@@ -83,8 +83,9 @@ class PPOTrainer:
             first = torch.from_numpy(self.resetting).to(self.device)  # obs is a new episode's first frame
             self.window = slide_window(self.window, torch.from_numpy(obs).to(self.device), first, C)
             self.resetting = terminated | truncated
-            self.counters["env_steps"] += self.repeat * int(valid.sum())
-            self.bar.update(self.repeat * int(valid.sum()))
+            played = self.repeat * int(valid.sum())
+            self.counters["env_steps"] += played
+            self.bar.update(played)
             for episode in finished_episodes(infos):
                 self.writer.add_scalar("charts/episodic_return", episode["return"], self.counters["env_steps"])
                 self.writer.add_scalar("charts/episodic_length", episode["length"], self.counters["env_steps"])
