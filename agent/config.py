@@ -121,6 +121,8 @@ PRESETS = {
         "ppo.num_envs": 2, "ppo.num_steps": 32, "ppo.num_minibatches": 2, "ppo.update_epochs": 2,
         "ppo.hidden_size": 32,
     },
+    # Defend the Center, a decision every 2 game steps: the best of 1, 2 and 4 (benchmarks/EXPERIMENTS.md).
+    "defendcenter": {"env.spec": "vizdoom:DefendCenter,repeat=2"},
     # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
     "atari100k": {
         "env.spec": "atari:Pong", "env.clip_rewards": True, "train.total_steps": 100_000,

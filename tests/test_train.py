@@ -9,8 +9,9 @@ import torch
 import train
 from agent.acting import LatentActor
 from agent.checkpoint import build_agent
-from agent.config import parse_config
+from agent.config import PRESETS, parse_config
 from conftest import run_cli
+from envs import make_env
 from world_model.checkpoint import load_checkpoint
 from world_model.sampler import Dream
 
@@ -87,6 +88,15 @@ def test_budgets_count_game_steps_whatever_the_action_repeat(tmp_path):
     decisions = trainer.collector.num_steps
     assert trainer.counters["env_steps"] == 4 * decisions  # a quarter as many decisions as game steps
     assert 200 <= 4 * decisions < 200 + 4 * cfg.env.num_envs
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_plays_a_real_env(preset):
+    cfg, _ = parse_config(["--preset", preset])
+    env = make_env(cfg.env.spec)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3, 64, 64) and env.action_space.n >= 2
+    env.close()
 
 
 @pytest.mark.parametrize("minibatches", [1, 2])
