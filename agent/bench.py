@@ -4,13 +4,15 @@
     dreamdit bench --suite atari --report-only
 
 Each run is `python train.py --preset P --env ENV --algo ALGO --seed S --total-steps N --run-dir
-RUN_ROOT/<env>__<algo>__<seed>`, its output in that directory's bench.log. A run with a
-results.json is finished and never redone; one with only a checkpoint is resumed (--resume).
+RUN_ROOT/<env>__<algo>__<seed>`, its output in that directory's bench.log. ENV is the suite's spec
+of a game, at the decision rate of its preset (vizdoom:TakeCover,repeat=8, as `default` has it). A run
+with a results.json is finished and never redone; one with only a checkpoint is resumed (--resume).
 The report reads every finished run under RUN_ROOT.
 """
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +24,13 @@ from tqdm import tqdm
 
 from agent.bench_report import write_report
 from envs.errors import DreamditError
+from envs.factory import game_name
 from world_model.checkpoint import CHECKPOINT_NAME
 
+# Each game at the decision rate of its preset (agent/config.py): `--env vizdoom:TakeCover` alone would
+# override the default preset's ",repeat=8" and benchmark a different agent from the one the README reports.
 SUITES = {
-    "vizdoom": ["vizdoom:TakeCover", "vizdoom:DefendCenter", "vizdoom:Basic"],
+    "vizdoom": ["vizdoom:TakeCover,repeat=8", "vizdoom:DefendCenter,repeat=2", "vizdoom:Basic"],
     "atari": ["atari:Pong", "atari:Breakout", "atari:Boxing"],
 }
 SUITE_PRESETS = {"vizdoom": "default", "atari": "atari100k"}
@@ -52,7 +57,7 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 of every env and algo")
     parser.add_argument("--steps", type=int, help="real game steps per run (default: the preset's)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at the same time")
-    parser.add_argument("--envs", help="comma-separated subset of the suite's envs")
+    parser.add_argument("--envs", help="comma-separated subset of the suite's games (vizdoom:Basic, ...)")
     parser.add_argument("--preset", help="config preset of every run (default: default for vizdoom, atari100k)")
     parser.add_argument("--run-root", default="runs/bench", help="where the runs go (never commit them)")
     parser.add_argument("--out", default="benchmarks", help="RESULTS.md goes here, curves under OUT/results/")
@@ -61,9 +66,11 @@ def parse_args(argv) -> argparse.Namespace:
     args.algos = args.algos.split(",")
     if bad := [algo for algo in args.algos if algo not in ("dreamdit", "ppo")]:
         raise DreamditError(f"--algos: unknown algorithm {bad[0]!r}: use dreamdit, ppo or both")
-    args.envs = args.envs.split(",") if args.envs else SUITES[args.suite]
-    if bad := [env for env in args.envs if env not in SUITES[args.suite]]:
-        raise DreamditError(f"--envs: {bad[0]} is not in the {args.suite} suite ({', '.join(SUITES[args.suite])})")
+    games = {game_name(spec): spec for spec in SUITES[args.suite]}
+    wanted = args.envs.split(",") if args.envs else list(games)
+    if bad := [game for game in wanted if game not in games]:
+        raise DreamditError(f"--envs: {bad[0]} is not in the {args.suite} suite ({', '.join(games)})")
+    args.envs = [games[game] for game in wanted]
     if args.seeds < 1 or args.jobs < 1 or (args.steps is not None and args.steps < 1):
         raise DreamditError("--seeds, --jobs and --steps must be at least 1")
     return args
@@ -71,7 +78,7 @@ def parse_args(argv) -> argparse.Namespace:
 
 def plan(args) -> list[Run]:
     root = Path(args.run_root)
-    return [Run(env, algo, seed, root / f"{env.replace(':', '_')}__{algo}__{seed}")
+    return [Run(env, algo, seed, root / f"{re.sub(r'[^A-Za-z0-9]+', '_', env)}__{algo}__{seed}")
             for env in args.envs for algo in args.algos for seed in range(args.seeds)]
 
 

@@ -6,9 +6,10 @@ import numpy as np
 
 from agent.plot import plot_curves, read_run
 from agent.stats import atari_game, human_normalised_score, iqm, stratified_bootstrap_ci
+from envs.factory import game_name
 
 ALGOS = ("dreamdit", "ppo")
-# Published figures (REFERENCES.md), shown beside ours, never mixed into them.
+# Published figures (REFERENCES.md) by game, shown beside ours, never mixed into them.
 PUBLISHED = {
     "vizdoom:TakeCover": "random 210 ± 108; World Models, controller trained in its dream, 1092 ± 556; "
                          "\"solved\" ≥ 750 (arXiv 1803.10122)",
@@ -42,21 +43,27 @@ def finals(runs: list[dict]) -> np.ndarray:
     return np.array([run["final_eval"]["mean"] for run in runs])
 
 
+def acting(runs: list[dict]) -> str:
+    """How the final evaluations chose actions: greedy, sampled, or both when the runs differ."""
+    modes = sorted({"greedy" if run["final_eval"].get("greedy") else "sampled" for run in runs})
+    return " and ".join(modes)
+
+
 def interval(scores, fmt: str = "{:.1f}") -> str:
     low, high = stratified_bootstrap_ci(scores)
     return f"{fmt.format(iqm(scores))} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
 def group_table(groups: dict) -> list[str]:
-    lines = ["| env | algo | seeds | game steps | final return, mean ± std over seeds | IQM [95% CI] | "
-             "HNS IQM [95% CI] | published (REFERENCES.md) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| env | algo | seeds | game steps | acting | final return, mean ± std over seeds | IQM [95% CI] | "
+             "HNS IQM [95% CI] | published (REFERENCES.md) |", "|---|---|---|---|---|---|---|---|---|"]
     for (env, algo), runs in groups.items():
         scores = finals(runs)
         hns = interval(human_normalised_score(env, scores), "{:.3f}") if atari_game(env) else "–"
         steps = sorted({run["env_steps"] for run in runs})
-        lines.append(f"| {env} | {algo} | {len(runs)} | {steps[0]}{'+' if len(steps) > 1 else ''} | "
+        lines.append(f"| {env} | {algo} | {len(runs)} | {steps[0]}{'+' if len(steps) > 1 else ''} | {acting(runs)} | "
                      f"{scores.mean():.1f} ± {scores.std():.1f} | {interval(scores)} | {hns} | "
-                     f"{PUBLISHED.get(env, '–')} |")
+                     f"{PUBLISHED.get(game_name(env), '–')} |")
     return lines
 
 
@@ -77,12 +84,12 @@ def atari_aggregate_table(groups: dict) -> list[str]:
 
 
 def runs_table(groups: dict) -> list[str]:
-    lines = ["| env | algo | seed | game steps | final return (episodes) | wall time (min) | peak memory (GiB) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| env | algo | seed | game steps | acting | final return (episodes) | wall time (min) | "
+             "peak memory (GiB) |", "|---|---|---|---|---|---|---|---|"]
     for (env, algo), runs in groups.items():
-        lines += [f"| {env} | {algo} | {r['seed']} | {r['env_steps']} | {r['final_eval']['mean']:.1f} ± "
-                  f"{r['final_eval']['std']:.1f} ({r['final_eval']['episodes']}) | {r['wall_time_s'] / 60:.1f} | "
-                  f"{r['peak_memory_gb']:.2f} |" for r in runs]
+        lines += [f"| {env} | {algo} | {r['seed']} | {r['env_steps']} | {acting([r])} | "
+                  f"{r['final_eval']['mean']:.1f} ± {r['final_eval']['std']:.1f} ({r['final_eval']['episodes']}) | "
+                  f"{r['wall_time_s'] / 60:.1f} | {r['peak_memory_gb']:.2f} |" for r in runs]
     return lines
 
 
@@ -117,7 +124,9 @@ def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine
              f"Written by `dreamdit bench --suite {suite}` from {sum(map(len, groups.values()))} finished runs "
              f"under `{run_root}`. Final return: the mean over the final evaluation's episodes (unclipped), one "
              "value per seed; mean ± std (numpy, ddof 0) and interquartile mean over seeds, 95% intervals by "
-             "stratified bootstrap (10,000 replicates, percentile). Agent steps are frame-skipped env steps.", "",
+             "stratified bootstrap (10,000 replicates, percentile). Game steps are frame-skipped env steps; an env "
+             "ending in ,repeat=N decides every N of them. Acting: how the final evaluation chose actions, by "
+             "sampling the policy or by its most likely action.", "",
              "Machines of the runs: " + ("; ".join(machines) or "none"), f"Machine of this report: {machine}", "",
              "## Final evaluation per env and algorithm", "", *group_table(groups), ""]
     missing = [env for env in envs if not any(env == key[0] for key in groups)]

@@ -74,6 +74,11 @@ def action_repeat(spec: str) -> int:
     return _split_repeat(spec)[1]
 
 
+def game_name(spec: str) -> str:
+    """The game a spec names, without its options: 'vizdoom:TakeCover,repeat=8' -> 'vizdoom:TakeCover'."""
+    return _split_repeat(spec)[0]
+
+
 def _split_repeat(spec: str) -> tuple[str, int]:
     """Split 'vizdoom:TakeCover,repeat=4' into ('vizdoom:TakeCover', 4); without the option, repeat is 1."""
     game, comma, option = spec.partition(",")

@@ -1,8 +1,9 @@
 """`dreamdit bench`: real smoke runs, skipped once finished, and the report built from them."""
 import json
 
-from agent.bench import Run, command, parse_args
+from agent.bench import Run, command, parse_args, plan
 from agent.bench_report import write_report
+from agent.config import PRESETS, Config
 from conftest import run_cli
 
 BENCH = ["bench", "--suite", "vizdoom", "--envs", "vizdoom:Basic", "--algos", "ppo", "--seeds", 1,
@@ -38,6 +39,28 @@ def test_command_of_a_run_and_resume_of_an_unfinished_one(tmp_path):
     run.dir.mkdir()
     (run.dir / "checkpoint.pt").write_bytes(b"")
     assert command(args, run)[-1] == "--resume"
+
+
+def test_vizdoom_suite_benchmarks_each_game_at_its_presets_decision_rate(tmp_path):
+    args = parse_args(["--suite", "vizdoom", "--envs", "vizdoom:TakeCover,vizdoom:DefendCenter", "--seeds", "1",
+                       "--algos", "dreamdit", "--run-root", str(tmp_path)])
+    assert args.envs == [Config().env.spec, PRESETS["defendcenter"]["env.spec"]]
+    runs = plan(args)
+    assert [run.dir.name for run in runs] == ["vizdoom_TakeCover_repeat_8__dreamdit__0",
+                                              "vizdoom_DefendCenter_repeat_2__dreamdit__0"]
+    assert dict(zip(command(args, runs[0])[2::2], command(args, runs[0])[3::2]))["--env"] == Config().env.spec
+
+    run = tmp_path / runs[0].dir.name
+    run.mkdir()
+    run.joinpath("config.json").write_text(json.dumps({"env": {"spec": args.envs[0]},
+                                                       "train": {"algo": "dreamdit", "seed": 0}}))
+    run.joinpath("results.json").write_text(json.dumps({
+        "env": args.envs[0], "algo": "dreamdit", "seed": 0, "env_steps": 100_000, "wall_time_s": 60.0,
+        "peak_memory_gb": 1.0, "final_eval": {"mean": 800.0, "std": 0.0, "episodes": 100, "greedy": True},
+        "command": "train.py --seed 0"}))
+    report = write_report(tmp_path, tmp_path / "out", "vizdoom", args.envs, "test machine").read_text()
+    assert "| vizdoom:TakeCover,repeat=8 | dreamdit | 1 | 100000 | greedy | 800.0 ± 0.0 |" in report
+    assert "World Models, controller trained in its dream, 1092 ± 556" in report  # published, by game
 
 
 def test_atari_report_normalises_by_human_scores(tmp_path):
