@@ -23,14 +23,15 @@ import torch
 from tqdm import tqdm
 
 from agent.bench_report import write_report
+from agent.config import PRESETS, EnvConfig
 from envs.errors import DreamditError
 from envs.factory import game_name
 from world_model.checkpoint import CHECKPOINT_NAME
 
-# Each game at the decision rate of its preset (agent/config.py): `--env vizdoom:TakeCover` alone would
+# Each game with its preset's env spec, decision rate included: `--env vizdoom:TakeCover` alone would
 # override the default preset's ",repeat=8" and benchmark a different agent from the one the README reports.
 SUITES = {
-    "vizdoom": ["vizdoom:TakeCover,repeat=8", "vizdoom:DefendCenter,repeat=2", "vizdoom:Basic"],
+    "vizdoom": [EnvConfig().spec, PRESETS["defendcenter"]["env.spec"], "vizdoom:Basic"],
     "atari": ["atari:Pong", "atari:Breakout", "atari:Boxing"],
 }
 SUITE_PRESETS = {"vizdoom": "default", "atari": "atari100k"}

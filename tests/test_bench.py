@@ -48,7 +48,8 @@ def test_vizdoom_suite_benchmarks_each_game_at_its_presets_decision_rate(tmp_pat
     runs = plan(args)
     assert [run.dir.name for run in runs] == ["vizdoom_TakeCover_repeat_8__dreamdit__0",
                                               "vizdoom_DefendCenter_repeat_2__dreamdit__0"]
-    assert dict(zip(command(args, runs[0])[2::2], command(args, runs[0])[3::2]))["--env"] == Config().env.spec
+    cmd = command(args, runs[0])
+    assert dict(zip(cmd[2::2], cmd[3::2]))["--env"] == Config().env.spec
 
     run = tmp_path / runs[0].dir.name
     run.mkdir()
