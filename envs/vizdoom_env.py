@@ -52,7 +52,9 @@ class VizdoomEnv(gym.Env):
     timeout, or ``episode_tics`` tics, which Take Cover gets by default
     (2,100). Take Cover pays 1 a tic, so its return counts the tics survived.
     Once an episode has ended ViZDoom shows no more frames: the last
-    observation is repeated.
+    observation is repeated. ``info["game_variables"]`` holds the values of
+    the scenario's game variables (Defend the Center: AMMO2, HEALTH) at the
+    last frame shown; the agent never sees them.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": vzd.DEFAULT_TICRATE / FRAME_SKIP}
@@ -69,6 +71,7 @@ class VizdoomEnv(gym.Env):
         self._actions = [[float(i == j) for i in range(len(buttons))] for j in pressed]
         self.action_names = [buttons[j].name for j in pressed]
         self.action_space = gym.spaces.Discrete(len(pressed))
+        self._variable_names = [variable.name for variable in self._game.get_available_game_variables()]
         self._resize = AreaResize(_FRAME_SIZE)
         self.observation_space = gym.spaces.Box(0, 255, self._resize.shape, np.uint8)
         self.episode_tics = episode_tics or _EPISODE_TICS.get(stem)
@@ -82,7 +85,7 @@ class VizdoomEnv(gym.Env):
         self._game.set_seed(int(self.np_random.integers(2**31)))
         self._game.new_episode()
         self._tics, self._return, self._length = 0, 0.0, 0
-        return self._observe(), {}
+        return self._observe(), {"game_variables": dict(self._variables)}
 
     def step(self, action):
         """Press button ``action`` for 4 tics (fewer if the tic cap comes first)."""
@@ -96,8 +99,11 @@ class VizdoomEnv(gym.Env):
         timed_out = finished and self._game.is_episode_timeout_reached()
         terminated = finished and (self._game.is_player_dead() or not timed_out)
         truncated = not terminated and (timed_out or self._tics == self.episode_tics)
-        info = {"episode": {"r": self._return, "l": self._length}} if terminated or truncated else {}
-        return self._observe(), reward, terminated, truncated, info
+        obs = self._observe()
+        info = {"game_variables": dict(self._variables)}
+        if terminated or truncated:
+            info["episode"] = {"r": self._return, "l": self._length}
+        return obs, reward, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         """The last frame at the resolution ViZDoom renders, (120, 160, 3) uint8, in rgb_array mode."""
@@ -112,6 +118,8 @@ class VizdoomEnv(gym.Env):
         if state is None:  # the episode has ended
             return self._obs.copy()
         self._frame = state.screen_buffer  # (120, 160, 3)
+        values = [] if state.game_variables is None else state.game_variables.tolist()
+        self._variables = dict(zip(self._variable_names, values))
         self._obs = self._resize(self._frame)
         return self._obs
 

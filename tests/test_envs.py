@@ -226,6 +226,17 @@ def test_basic_timeout_is_a_truncation():
     assert info["episode"]["l"] == 75
 
 
+def test_defend_the_center_reports_its_ammo_and_health_as_game_variables():
+    env = make_env("vizdoom:DefendCenter", seed=0)
+    _, info = env.reset()
+    assert info["game_variables"] == {"AMMO2": 26.0, "HEALTH": 100.0}
+    attack = env.unwrapped.action_names.index("ATTACK")
+    for _ in range(8):
+        _, _, _, _, info = env.step(attack)
+    env.close()
+    assert info["game_variables"]["AMMO2"] < 26  # every shot spends a round
+
+
 # ---- Atari ----
 
 
