@@ -83,16 +83,16 @@ def real_play(agent, spec: str, attack: int, episodes: int, seed: int, screen: b
     rows = []
     for _ in range(episodes):
         obs, info = env.reset()
-        first, done, shots, kills, decisions, taken = True, False, 0, 0, 0, []
+        first, done, shots, kills, taken = True, False, 0, 0, []
         while not done:
             action = int(actor.act(obs[None], np.array([first]), generator=generator)[0])
             action = screened(agent, actor, taken, action, attack) if screen else action
             taken.append(action)
             obs, reward, terminated, truncated, info = env.step(action)
             first, done = False, terminated or truncated
-            shots, kills, decisions = shots + (action == attack), kills + (reward > KILL), decisions + 1
+            shots, kills = shots + (action == attack), kills + (reward > KILL)
         rows.append((shots, kills, info["episode"]["r"], info["game_variables"]["AMMO2"],
-                     decisions * action_repeat(spec), terminated))
+                     len(taken) * action_repeat(spec), terminated))
     env.close()
     shots, kills, returns, rounds, steps, deaths = np.array(rows, dtype=float).T
     return {"episodes": episodes, "attack_decisions": shots.mean(), "kills": kills.mean(), "return": returns.mean(),

@@ -85,7 +85,7 @@ class VizdoomEnv(gym.Env):
         self._game.set_seed(int(self.np_random.integers(2**31)))
         self._game.new_episode()
         self._tics, self._return, self._length = 0, 0.0, 0
-        return self._observe(), {"game_variables": dict(self._variables)}
+        return self._observe(), {"game_variables": self._variables}
 
     def step(self, action):
         """Press button ``action`` for 4 tics (fewer if the tic cap comes first)."""
@@ -100,7 +100,8 @@ class VizdoomEnv(gym.Env):
         terminated = finished and (self._game.is_player_dead() or not timed_out)
         truncated = not terminated and (timed_out or self._tics == self.episode_tics)
         obs = self._observe()
-        info = {"game_variables": dict(self._variables)}
+        # _observe replaces the dict rather than changing it, so infos can share it.
+        info = {"game_variables": self._variables}
         if terminated or truncated:
             info["episode"] = {"r": self._return, "l": self._length}
         return obs, reward, terminated, truncated, info
