@@ -28,7 +28,7 @@ from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
-from agent.evaluate import evaluate
+from agent.evaluate import evaluate, make_actor
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
@@ -136,9 +136,9 @@ class Trainer:
 
     def evaluate(self, episodes: int) -> dict:
         t = self.cfg.train
-        result = evaluate(self.cfg.env.spec, LatentActor(self.agent.autoencoder, self.agent.actor_critic,
-                                                         self.cfg.world_model.context, self.device),
-                          episodes, seed=t.seed + 10_000, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
+        seed = t.seed + 10_000
+        actor = make_actor(self.agent, self.device, t.lookahead_samples, t.lookahead_horizon, seed)
+        result = evaluate(self.cfg.env.spec, actor, episodes, seed, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
         self.log({"charts/eval_return": result["mean"]})
         log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
                    self.vec.get_attr("action_names")[0])

@@ -11,7 +11,9 @@ import torch
 from tqdm import tqdm
 
 from agent.acting import LatentActor, RandomActor
-from agent.checkpoint import load_agent
+from agent.checkpoint import Agent, load_agent
+from agent.config import validate
+from agent.lookahead import LookaheadActor
 from agent.ppo_network import load_ppo_actor
 from envs import DreamditError, EpisodeCollector, make_env, make_vector_env
 from world_model.checkpoint import load_checkpoint
@@ -51,6 +53,10 @@ def main(argv=None) -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=10_000, help="env seed (distinct from training seeds)")
     parser.add_argument("--greedy", action="store_true", help="take the most likely action")
+    parser.add_argument("--lookahead-samples", type=int, help="dreams per action before each decision "
+                        "(agent/lookahead.py); 0: the policy alone (default: the run's own setting)")
+    parser.add_argument("--lookahead-horizon", type=int, help="decisions each lookahead dream runs "
+                        "(default: the run's own setting)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
@@ -61,7 +67,8 @@ def main(argv=None) -> None:
         actor, spec = RandomActor(int(env.action_space.n)), args.env
         env.close()
     else:
-        actor, spec = load_actor(args.checkpoint, args.device)
+        actor, spec = load_actor(args.checkpoint, args.device, args.seed, args.lookahead_samples,
+                                 args.lookahead_horizon)
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
     if args.json:
@@ -69,12 +76,23 @@ def main(argv=None) -> None:
             json.dump(result, f, indent=2)
 
 
-def load_actor(checkpoint, device):
-    """(actor, env spec) of a dreamdit or PPO checkpoint."""
+def load_actor(checkpoint, device, seed: int, samples: int | None = None, horizon: int | None = None):
+    """(actor, env spec) of a dreamdit or PPO checkpoint; lookahead `samples` and `horizon` default to the run's."""
     payload = load_checkpoint(checkpoint)
     if payload["config"]["train"]["algo"] == "ppo":
-        actor = load_ppo_actor(payload, checkpoint, device)
-    else:
-        agent = load_agent(checkpoint, device, payload)
-        actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)
-    return actor, payload["config"]["env"]["spec"]
+        if samples:
+            raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to look ahead with")
+        return load_ppo_actor(payload, checkpoint, device), payload["config"]["env"]["spec"]
+    agent = load_agent(checkpoint, device, payload)
+    t = agent.config.train
+    t.lookahead_samples = t.lookahead_samples if samples is None else samples
+    t.lookahead_horizon = t.lookahead_horizon if horizon is None else horizon
+    validate(agent.config)
+    return make_actor(agent, device, t.lookahead_samples, t.lookahead_horizon, seed), agent.config.env.spec
+
+
+def make_actor(agent: Agent, device, samples: int, horizon: int, seed: int) -> LatentActor:
+    """The policy alone (`samples` 0), or with `samples` dreams of `horizon` decisions per action."""
+    if samples:
+        return LookaheadActor(agent, horizon, samples, seed, device)
+    return LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)

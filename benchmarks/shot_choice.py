@@ -40,6 +40,11 @@ def mean(values: torch.Tensor) -> float | None:
     return values.float().mean().item() if len(values) else None
 
 
+def show(value: float | None) -> str:
+    """A figure for the console; none where there was nothing to average (no stored shot, or no kill)."""
+    return "none" if value is None else f"{value:.2f}"
+
+
 def dreams_and_policy(agent, store: EpisodeStore, attack: int, segments: int, seed: int) -> dict:
     C = agent.config.world_model.context
     raw = store.sample_segments(segments, C + 1, np.random.default_rng(seed))
@@ -125,8 +130,8 @@ def main() -> None:
                         "real_game": real_play(agent, spec, attack, args.episodes, args.seed, screen=False),
                         "real_game_screened": real_play(agent, spec, attack, args.episodes, args.seed, screen=True)}
         d = results[run]["dreams"]
-        print(f"{run}: kills per stored shot {d['kills_per_shot']:.2f}; dreamed ATTACK reward "
-              f"{d['dreamed_reward_at_real_kills']:.2f} at real kills, {d['dreamed_reward_at_real_misses']:.2f} "
+        print(f"{run}: kills per stored shot {show(d['kills_per_shot'])}; dreamed ATTACK reward "
+              f"{show(d['dreamed_reward_at_real_kills'])} at real kills, {show(d['dreamed_reward_at_real_misses'])} "
               f"at misses; policy P(ATTACK) {d['policy_where_a_kill_is_seen'][attack]:.2f} where the world model "
               f"sees a kill ({d['share_of_windows_seeing_a_kill']:.2f} of windows), "
               f"{d['policy_elsewhere'][attack]:.2f} elsewhere")

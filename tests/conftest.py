@@ -22,3 +22,13 @@ def smoke_run(tmp_path_factory):
     result = run_cli("--preset", "smoke", "--run-dir", work / "run", "--seed", 3, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     return work / "run"
+
+
+@pytest.fixture(scope="session")
+def smoke_run_defend_center(tmp_path_factory):
+    """A `smoke` training run on Defend the Center (a decision every 2 game steps), which has an ATTACK action."""
+    work = tmp_path_factory.mktemp("smoke_dc")
+    result = run_cli("--preset", "smoke", "--env", "vizdoom:DefendCenter,repeat=2", "--run-dir", work / "run",
+                     "--seed", 3, cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work / "run"

@@ -31,6 +31,32 @@ def test_action_effect_replays_the_real_game_and_reads_the_dreams(smoke_run, tmp
         assert len(chances) == 2 and all(0 <= p <= 1 for p in chances)
 
 
+def test_shot_choice_reads_the_dreamed_reward_of_shots_and_plays_screened(smoke_run_defend_center, tmp_path):
+    out = tmp_path / "shots.json"
+    result = run_script("shot_choice.py", "--runs", smoke_run_defend_center, "--segments", 16, "--episodes", 1,
+                        "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = json.loads(out.read_text())["runs"][str(smoke_run_defend_center)]
+    assert run["dreams"]["windows"] == 16 and len(run["dreams"]["policy_elsewhere"]) == 3
+    for mode in ("real_game", "real_game_screened"):
+        played = run[mode]
+        assert played["episodes"] == 1 and 0 <= played["rounds_left"] <= 26 and played["game_steps"] > 0
+
+
+def test_dream_shots_reports_every_dreamed_decision(smoke_run_defend_center, tmp_path):
+    out = tmp_path / "dream_shots.json"
+    result = run_script("dream_shots.py", "--runs", smoke_run_defend_center, "--dreams", 8, "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = json.loads(out.read_text())["runs"][str(smoke_run_defend_center)]
+    assert run["dreams"] == 8 and run["horizon"] == 4  # the smoke preset's horizon
+    assert len(run["attack_share_by_decision"]) == 4 and all(0 <= p <= 1 for p in run["attack_share_by_decision"])
+
+
+def test_dream_shots_refuses_a_game_without_attack_in_one_line(smoke_run, tmp_path):
+    result = run_script("dream_shots.py", "--runs", smoke_run, "--dreams", 8, cwd=tmp_path)
+    assert result.returncode == 2 and "no ATTACK action" in result.stderr, result.stderr
+
+
 def test_ranked_above_counts_pairs_within_each_row_ties_half():
     chances = np.array([[0.9, 0.1], [0.2, 0.2], [0.3, 0.4]])
     ended = np.array([[True, False], [False, True], [False, False]])  # the last row has no pair
