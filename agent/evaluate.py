@@ -34,7 +34,7 @@ def evaluate(spec: str, actor: LatentActor | RandomActor, episodes: int, seed: i
             actions = actor.act(collector.obs, collector.is_first, greedy=greedy, generator=generator)
             done = collector.step(actions)
             finished += done
-            bar.update(len(done))
+            bar.update(min(len(done), episodes - bar.n))  # envs can finish more episodes than are still needed
     finally:
         bar.close()
         vec.close()
