@@ -25,7 +25,9 @@ def test_local_contrast_is_zero_on_flat_frames_and_high_at_a_small_object():
     assert contrast[far].max() < 1e-5
 
 
-def dot_error(detail_weight: float, updates: int = 150) -> float:
+# After 150 updates the weighted dot error sat near the bound (0.85-0.92 of the plain one on one CPU
+# thread, run to run); after 300 it is 0.16 of it, so the test checks the effect, not the rounding.
+def dot_error(detail_weight: float, updates: int = 300) -> float:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     autoencoder = Autoencoder(AutoencoderConfig(width=16, detail_weight=detail_weight))
