@@ -24,6 +24,9 @@ def train_ring_model(steps=2500):
     model = WorldModel(WorldModelConfig(context=C, horizon=H),
                        DiTConfig(width=64, depth=3, heads=4, patch_size=2, max_frames=C + H), (2, 2, 2), len(MOVES))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    # Decaying the rate to 0 settles the weights. At a constant rate the eighth dreamed frame's error was under
+    # 0.3 of repeating the last frame on an AMD CPU but 0.66 on an Intel one (other float kernels); now 0.08.
+    decay = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=steps)
     for _ in range(steps):
         latents, actions, _ = ring_trajectories(64, C + H, gen)
         rewards = (latents.flatten(2).argmax(-1) == 0).float()  # reward 1 for the frame after landing on cell 0
@@ -34,6 +37,7 @@ def train_ring_model(steps=2500):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        decay.step()
     return model.eval(), gen
 
 
