@@ -19,15 +19,13 @@ from world_model.sampler import dream
 
 
 class LookaheadActor(LatentActor):
-    bootstrap = True  # add the critic's value of each dream's last window to its rewards
-
     def __init__(self, agent: Agent, horizon: int, samples: int, seed: int, device="cpu"):
         super().__init__(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)
         self.world_model, self.sampler, self.num_actions = agent.world_model, agent.config.sampler, agent.num_actions
         self.horizon, self.samples = horizon, samples
         self.seeds = torch.Generator().manual_seed(seed)
         self.taken = None  # (N, C - 1): the actions between the frames of each env's window; -1: not yet taken
-        self.decisions = self.overridden = 0  # decisions looked ahead, and those where the policy was overruled
+        self.decisions = 0  # decisions looked ahead
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
@@ -38,16 +36,10 @@ class LookaheadActor(LatentActor):
         self.taken[torch.from_numpy(np.asarray(is_first)).to(self.device)] = -1
         ready = (self.taken >= 0).all(1)
         if ready.any():
-            picked = self.choose(self.scores(self.history[ready], self.taken[ready]), chosen[ready])
-            self.decisions += len(picked)
-            self.overridden += int((picked != chosen[ready]).sum())
-            chosen[ready] = picked
+            chosen[ready] = self.scores(self.history[ready], self.taken[ready]).argmax(1)
+            self.decisions += int(ready.sum())
         self.taken = torch.cat([self.taken[:, 1:], chosen[:, None]], 1)
         return chosen.cpu().numpy()
-
-    def choose(self, scores: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-        """The action to take (n,) from the actions' scores (n, A) and the policy's own choice (n,)."""
-        return scores.argmax(1)
 
     def scores(self, windows: torch.Tensor, between: torch.Tensor) -> torch.Tensor:
         """(n, A) mean dreamed return of each action after latent windows (n, C, c, h, w) and the actions
@@ -57,10 +49,12 @@ class LookaheadActor(LatentActor):
         seed = int(torch.randint(2 ** 62, (1,), generator=self.seeds))
         scores = []
         for action in range(self.num_actions):
+            first = torch.full((self.num_actions,), -torch.inf, device=self.device)
+            first[action] = 0.0
+
             def policy(dreamed):  # the policy, but the first decision is `action`
                 logits = net.policy_logits(dreamed).float()
-                logits[:, 0] = torch.where(torch.arange(self.num_actions, device=logits.device) == action,
-                                           0.0, -torch.inf)
+                logits[:, 0] = first
                 return logits
 
             noise = torch.Generator(device=self.device).manual_seed(seed)
@@ -70,8 +64,7 @@ class LookaheadActor(LatentActor):
             score, weight = torch.zeros(len(context), device=self.device), torch.ones(len(context), device=self.device)
             for k in range(self.horizon):
                 score, weight = score + weight * d.rewards[:, k], weight * net.cfg.gamma * (1 - d.end_probs[:, k])
-            if self.bootstrap:
-                score = score + weight * net.value(net(d.latents[:, -self.context:])[1])
+            score = score + weight * net.value(net(d.latents[:, -self.context:])[1])  # the critic past the dream
             scores.append(score.view(-1, M).mean(1))
         return torch.stack(scores, 1)
 
