@@ -258,6 +258,8 @@ def validate(cfg: Config) -> None:
         raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
     if not 0 <= t.explore_prob <= 1:
         raise DreamditError(f"--explore-prob must be between 0 and 1, got {t.explore_prob}")
+    if not 0 <= wm.clean_segment_prob < 1:
+        raise DreamditError(f"--clean-segment-prob must be at least 0 and below 1, got {wm.clean_segment_prob}")
     if not 0 <= t.world_model_end_fraction <= 1:
         raise DreamditError(f"--world-model-end-fraction must be between 0 and 1, got {t.world_model_end_fraction}")
     if t.algo not in ("dreamdit", "ppo"):

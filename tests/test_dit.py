@@ -86,3 +86,25 @@ def test_reward_and_end_of_a_transition_never_read_the_frame_it_leads_into():
     a2 = actions_in.clone()
     a2[:, 3] = (a2[:, 3] + 1) % 3
     assert not torch.allclose(end, dit(x, c_noise, a2, num_context=2)[2])  # ... but it does depend on the action
+
+
+def test_clean_segments_train_the_heads_at_the_sampler_s_last_noise_level_and_leave_the_denoising_loss():
+    cfg = WorldModelConfig(context=2, horizon=3, clean_segment_prob=0.5)
+    torch.manual_seed(0)
+    model = WorldModel(cfg, DiTConfig(width=32, depth=1, heads=2, patch_size=4, max_frames=8), LATENT, 3)
+    B, T = 64, 5
+    torch.manual_seed(1)
+    sigma, clean = model.training_sigmas(B, "cpu")
+    clean = clean.squeeze(1)
+    assert 16 < clean.sum() < 48
+    assert (sigma[clean, 2:] <= cfg.context_noise_max).all() and (sigma[~clean, 2:] > cfg.context_noise_max).any()
+    batch = {"latents": torch.randn(B, T, *LATENT), "actions": torch.randint(0, 3, (B, T)),
+             "rewards": torch.randn(B, T), "terminated": torch.zeros(B, T, dtype=torch.bool),
+             "mask": torch.ones(B, T, dtype=torch.bool)}
+    torch.manual_seed(1)
+    logs = model(batch)[1]
+    batch["latents"][clean, 2:] += 5.0  # the clean segments' future frames change
+    torch.manual_seed(1)
+    changed = model(batch)[1]
+    assert changed["losses/denoise"] == pytest.approx(logs["losses/denoise"])
+    assert changed["losses/reward"] != pytest.approx(logs["losses/reward"])

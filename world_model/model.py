@@ -32,6 +32,8 @@ class WorldModelConfig:
     """fraction of segments whose future frames get independent noise levels"""
     context_noise_max: float = 0.1
     """context frames get noise uniform in [0, this] (augmentation against drift)"""
+    clean_segment_prob: float = 0.0
+    """fraction of segments whose future frames are noised like the context, for the reward and end heads only"""
     reward_weight: float = 1.0
     """weight of the reward cross-entropy"""
     end_weight: float = 1.0
@@ -69,15 +71,23 @@ class WorldModel(nn.Module):
         """Real-scale reward predicted by the reward head."""
         return twohot_mean(reward_logits, self.reward_bins)
 
-    def training_sigmas(self, batch_size: int, device) -> torch.Tensor:
-        """Noise levels (B, T): small augmentation on context, EDM levels on the future."""
+    def training_sigmas(self, batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noise levels (B, T): small augmentation on context, EDM levels on the future; and which segments
+        (B, 1) are clean, their future noised like the context."""
         C, H = self.cfg.context, self.cfg.horizon
         independent = sample_training_sigmas((batch_size, H), self.cfg.p_mean, self.cfg.p_std, device=device)
         shared = sample_training_sigmas((batch_size, 1), self.cfg.p_mean, self.cfg.p_std, device=device)
         use_independent = torch.rand(batch_size, 1, device=device) < self.cfg.independent_noise_prob
         future = torch.where(use_independent, independent, shared.expand(-1, H))
+        # The sampler reads rewards and ends at its last, nearly clean step (sigma_min), a level the EDM
+        # distribution almost never draws; clean segments train the heads there. (No draws when off, so
+        # runs without them keep their random streams.)
+        clean = torch.zeros(batch_size, 1, dtype=torch.bool, device=device)
+        if self.cfg.clean_segment_prob > 0:
+            clean = torch.rand(batch_size, 1, device=device) < self.cfg.clean_segment_prob
+            future = torch.where(clean, torch.rand(batch_size, H, device=device) * self.cfg.context_noise_max, future)
         context = torch.rand(batch_size, C, device=device) * self.cfg.context_noise_max
-        return torch.cat([context, future], dim=1)
+        return torch.cat([context, future], dim=1), clean
 
     def forward(self, batch: dict):
         """EDM-weighted denoising loss + reward and termination losses on a segment batch -> (loss, logs).
@@ -87,16 +97,18 @@ class WorldModel(nn.Module):
         """
         z, mask = batch["latents"], batch["mask"].float()
         B, C = z.shape[0], self.cfg.context
-        sigma = self.training_sigmas(B, z.device)  # (B, T)
+        sigma, clean = self.training_sigmas(B, z.device)  # (B, T), (B, 1)
         noisy = z + sigma[:, :, None, None, None] * torch.randn_like(z)
         actions_in = actions_into_frames(batch["actions"], self.num_actions)
         denoised, reward_logits, end_logits = self.denoise(noisy, sigma, actions_in)
 
         future_mask = mask[:, C:]  # (B, H)
+        # Nearly clean frames leave nothing to denoise but the noise itself, so clean segments are left out.
+        denoised_mask = future_mask * ~clean
         weight = edm_loss_weight(sigma[:, C:], self.cfg.sigma_data)  # (B, H)
         per_frame = (denoised[:, C:] - z[:, C:]).pow(2).mean(dim=(2, 3, 4))  # (B, H)
         # lambda(sigma) * MSE(D, z) is the same as the unit-weighted loss on the raw network output F.
-        denoise_loss = masked_mean(weight * per_frame, future_mask)
+        denoise_loss = masked_mean(weight * per_frame, denoised_mask)
 
         # Targets for future frame k come from the transition k-1 -> k.
         transitions = self.cfg.transition_steps()
@@ -111,7 +123,7 @@ class WorldModel(nn.Module):
         loss = denoise_loss + self.cfg.reward_weight * reward_loss + self.cfg.end_weight * end_loss
         logs = {"losses/world_model": loss.item(), "losses/denoise": denoise_loss.item(),
                 "losses/reward": reward_loss.item(), "losses/termination": end_loss.item(),
-                "world_model/latent_mse": masked_mean(per_frame, future_mask).item()}
+                "world_model/latent_mse": masked_mean(per_frame, denoised_mask).item()}
         return loss, logs
 
 
