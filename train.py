@@ -133,11 +133,12 @@ class Trainer:
                 loss, logs = imagination_loss(self.trained["actor_critic"], part, self.return_scale,
                                               self.cfg.env.clip_rewards)
                 self.optimise("actor_critic", loss, {**logs, "charts/dream_SPS": dream_sps})
+                if self.agent.average is not None:
+                    self.agent.average.update_parameters(self.agent.actor_critic)
 
     def evaluate(self, episodes: int) -> dict:
-        t = self.cfg.train
-        seed = t.seed + 10_000
-        actor = make_actor(self.agent, self.device, t.lookahead_samples, t.lookahead_horizon, seed)
+        t, seed = self.cfg.train, self.cfg.train.seed + 10_000
+        actor = make_actor(self.agent.acting(), self.device, t.lookahead_samples, t.lookahead_horizon, seed)
         result = evaluate(self.cfg.env.spec, actor, episodes, seed, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
         self.log({"charts/eval_return": result["mean"]})
         log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
@@ -244,9 +245,8 @@ class Trainer:
             # One write, so the lines of ranks sharing stderr do not interleave.
             sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")
             self.dist.close()
-        if not self.dist.is_main:
-            return None
-        return write_results(self.run_dir, self.cfg, c["env_steps"], self.wall_time(), final)
+        if self.dist.is_main:
+            return write_results(self.run_dir, self.cfg, c["env_steps"], self.wall_time(), final)
 
 
 def progress(updates: int, desc: str):

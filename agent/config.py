@@ -90,6 +90,9 @@ class TrainConfig:
     """evaluation: dreams per action before each decision, the best dreamed return acts (agent/lookahead.py); 0: off"""
     lookahead_horizon: int = 2
     """decisions each lookahead dream runs"""
+    policy_average_decay: float = 0.0
+    """evaluation acts with a moving average of the actor-critic's weights, updated with this decay after every
+    policy update (0.99: about the last 100 updates); 0: with the latest weights"""
 
 
 @dataclass
@@ -258,6 +261,8 @@ def validate(cfg: Config) -> None:
         raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
     if not 0 <= t.explore_prob <= 1:
         raise DreamditError(f"--explore-prob must be between 0 and 1, got {t.explore_prob}")
+    if not 0 <= t.policy_average_decay < 1:
+        raise DreamditError(f"--policy-average-decay must be at least 0 and below 1, got {t.policy_average_decay}")
     if not 0 <= wm.clean_segment_prob < 1:
         raise DreamditError(f"--clean-segment-prob must be at least 0 and below 1, got {wm.clean_segment_prob}")
     if not 0 <= t.world_model_end_fraction <= 1:

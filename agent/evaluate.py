@@ -57,6 +57,8 @@ def main(argv=None) -> None:
                         "(agent/lookahead.py); 0: the policy alone (default: the run's own setting)")
     parser.add_argument("--lookahead-horizon", type=int, help="decisions each lookahead dream runs "
                         "(default: the run's own setting)")
+    parser.add_argument("--latest-weights", action="store_true", help="act with the actor-critic's last trained "
+                        "weights, not the moving average a run with --policy-average-decay acts with")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
@@ -68,7 +70,7 @@ def main(argv=None) -> None:
         env.close()
     else:
         actor, spec = load_actor(args.checkpoint, args.device, args.seed, args.lookahead_samples,
-                                 args.lookahead_horizon)
+                                 args.lookahead_horizon, average=not args.latest_weights)
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
     if args.json:
@@ -76,14 +78,16 @@ def main(argv=None) -> None:
             json.dump(result, f, indent=2)
 
 
-def load_actor(checkpoint, device, seed: int, samples: int | None = None, horizon: int | None = None):
-    """(actor, env spec) of a dreamdit or PPO checkpoint; lookahead `samples` and `horizon` default to the run's."""
+def load_actor(checkpoint, device, seed: int, samples: int | None = None, horizon: int | None = None,
+               average: bool = True):
+    """(actor, env spec) of a dreamdit or PPO checkpoint; lookahead `samples` and `horizon` default to the run's;
+    `average` as in load_agent."""
     payload = load_checkpoint(checkpoint)
     if payload["config"]["train"]["algo"] == "ppo":
         if samples:
             raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to look ahead with")
         return load_ppo_actor(payload, checkpoint, device), payload["config"]["env"]["spec"]
-    agent = load_agent(checkpoint, device, payload)
+    agent = load_agent(checkpoint, device, payload, average)
     t = agent.config.train
     t.lookahead_samples = t.lookahead_samples if samples is None else samples
     t.lookahead_horizon = t.lookahead_horizon if horizon is None else horizon

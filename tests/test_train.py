@@ -8,7 +8,7 @@ import torch
 
 import train
 from agent.acting import LatentActor
-from agent.checkpoint import build_agent
+from agent.checkpoint import build_agent, load_agent
 from agent.config import PRESETS, parse_config
 from conftest import run_cli
 from envs import make_env
@@ -170,3 +170,21 @@ def test_continuing_a_run_never_changes_the_autoencoder_its_world_model_learnt_o
 def test_an_existing_run_is_only_continued_with_resume(smoke_run, tmp_path):
     result = run_cli("--preset", "smoke", "--run-dir", smoke_run, cwd=tmp_path)
     assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_policy_average_leaves_training_as_it_was_and_is_what_evaluation_plays(smoke_run, tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("--preset", "smoke", "--run-dir", run, "--seed", 3, "--policy-average-decay", 0.5, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    plain, averaged = load_checkpoint(smoke_run)["state"], load_checkpoint(run)["state"]
+    # Keeping an average draws no random numbers: the same seed trains the very same networks.
+    for name in ("autoencoder", "world_model", "actor_critic"):
+        assert all(torch.equal(plain[name][key], averaged[name][key]) for key in plain[name])
+    average = averaged["policy_average"]
+    assert average["n_averaged"] == load_checkpoint(run)["counters"]["policy_updates"]
+    latest = averaged["actor_critic"]["actor.0.weight"]
+    assert not torch.equal(average["module.actor.0.weight"], latest)
+    assert torch.equal(load_agent(run).actor_critic.state_dict()["actor.0.weight"], average["module.actor.0.weight"])
+    assert torch.equal(load_agent(run, average=False).actor_critic.state_dict()["actor.0.weight"], latest)
+    result = run_cli("eval", "--checkpoint", run, "--episodes", 1, "--latest-weights", cwd=tmp_path)
+    assert result.returncode == 0 and "return" in result.stdout, result.stderr[-3000:]
