@@ -52,7 +52,8 @@ def main(argv=None) -> None:
     parser.add_argument("--env", help="the env of --random, e.g. vizdoom:TakeCover")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=10_000, help="env seed (distinct from training seeds)")
-    parser.add_argument("--greedy", action="store_true", help="take the most likely action")
+    parser.add_argument("--greedy", action=argparse.BooleanOptionalAction, help="take the policy's most likely "
+                        "action; --no-greedy: sample from the policy (default: the run's own setting)")
     parser.add_argument("--lookahead-samples", type=int, help="dreams per action before each decision "
                         "(agent/lookahead.py); 0: the policy alone (default: the run's own setting)")
     parser.add_argument("--lookahead-horizon", type=int, help="decisions each lookahead dream runs "
@@ -66,12 +67,13 @@ def main(argv=None) -> None:
         raise DreamditError("give either --checkpoint RUN, or --random with --env SPEC")
     if args.random:
         env = make_env(args.env)
-        actor, spec = RandomActor(int(env.action_space.n)), args.env
+        actor, spec, greedy = RandomActor(int(env.action_space.n)), args.env, False
         env.close()
     else:
-        actor, spec = load_actor(args.checkpoint, args.device, args.seed, args.lookahead_samples,
-                                 args.lookahead_horizon, average=not args.latest_weights)
-    result = evaluate(spec, actor, args.episodes, args.seed, greedy=args.greedy, progress=True)
+        actor, spec, greedy = load_actor(args.checkpoint, args.device, args.seed, args.lookahead_samples,
+                                         args.lookahead_horizon, average=not args.latest_weights)
+    greedy = greedy if args.greedy is None else args.greedy
+    result = evaluate(spec, actor, args.episodes, args.seed, greedy=greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
     if args.json:
         with open(args.json, "w") as f:
@@ -80,19 +82,21 @@ def main(argv=None) -> None:
 
 def load_actor(checkpoint, device, seed: int, samples: int | None = None, horizon: int | None = None,
                average: bool = True):
-    """(actor, env spec) of a dreamdit or PPO checkpoint; lookahead `samples` and `horizon` default to the run's;
-    `average` as in load_agent."""
+    """(actor, env spec, whether the run evaluates greedily) of a dreamdit or PPO checkpoint; lookahead `samples`
+    and `horizon` default to the run's; `average` as in load_agent."""
     payload = load_checkpoint(checkpoint)
-    if payload["config"]["train"]["algo"] == "ppo":
+    config = payload["config"]
+    if config["train"]["algo"] == "ppo":
         if samples:
             raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to look ahead with")
-        return load_ppo_actor(payload, checkpoint, device), payload["config"]["env"]["spec"]
+        return load_ppo_actor(payload, checkpoint, device), config["env"]["spec"], config["train"]["greedy"]
     agent = load_agent(checkpoint, device, payload, average)
     t = agent.config.train
     t.lookahead_samples = t.lookahead_samples if samples is None else samples
     t.lookahead_horizon = t.lookahead_horizon if horizon is None else horizon
     validate(agent.config)
-    return make_actor(agent, device, t.lookahead_samples, t.lookahead_horizon, seed), agent.config.env.spec
+    actor = make_actor(agent, device, t.lookahead_samples, t.lookahead_horizon, seed)
+    return actor, agent.config.env.spec, t.greedy
 
 
 def make_actor(agent: Agent, device, samples: int, horizon: int, seed: int) -> LatentActor:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.action_effect import ranked_above
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 
 def run_script(name: str, *args, cwd):
@@ -57,6 +57,23 @@ def test_dream_shots_refuses_a_game_without_attack_in_one_line(smoke_run, tmp_pa
     assert result.returncode == 2 and "no ATTACK action" in result.stderr, result.stderr
 
 
+def test_checkpoint_evals_pairs_greedy_with_sampled_play_of_the_same_checkpoint(smoke_run, tmp_path):
+    for flag, name in (("--greedy", "eval_greedy_smoke_0k_seed3.json"), ("--no-greedy", "eval_smoke_0k_seed3.json")):
+        result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 2, flag, "--json", tmp_path / name,
+                         cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+    out, png = tmp_path / "summary.json", tmp_path / "curves.png"
+    result = run_script("checkpoint_evals.py", "--name", "smoke", "--seeds", 3, "--results", tmp_path,
+                        "--json", out, "--plot", png, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(out.read_text())["3"]
+    greedy, sampled = (json.loads((tmp_path / name).read_text())["mean"]
+                       for name in ("eval_greedy_smoke_0k_seed3.json", "eval_smoke_0k_seed3.json"))
+    assert summary["curves"]["greedy, averaged"]["0"]["mean"] == greedy
+    assert summary["differences"]["greedy - sampled"]["mean"] == pytest.approx(greedy - sampled)
+    assert summary["differences"]["greedy - sampled"]["pairs"] == 1 and png.stat().st_size > 0
+
+
 def test_ranked_above_counts_pairs_within_each_row_ties_half():
     chances = np.array([[0.9, 0.1], [0.2, 0.2], [0.3, 0.4]])
     ended = np.array([[True, False], [False, True], [False, False]])  # the last row has no pair
@@ -68,6 +85,7 @@ def test_ranked_above_counts_pairs_within_each_row_ties_half():
     ("action_effect.py", ["--checkpoint", "no_such_run"]),
     ("policy_actions.py", ["--runs", "no_such_run"]),
     ("fixed_policies.py", ["--env", "vizdoom:Nowhere", "--episodes", 1]),
+    ("checkpoint_evals.py", ["--name", "no_such_run", "--seeds", 0]),
 ])
 def test_benchmark_scripts_refuse_bad_input_in_one_line(script, args, tmp_path):
     result = run_script(script, *args, cwd=tmp_path)

@@ -27,12 +27,15 @@ def test_smoke_run_writes_checkpoint_events_and_results(smoke_run):
     assert payload["counters"]["policy_updates"] > 0
 
 
-def test_eval_command_on_the_smoke_run(smoke_run, tmp_path):
+def test_eval_command_on_the_smoke_run_acts_as_the_run_evaluates_unless_told(smoke_run, tmp_path):
     out = tmp_path / "eval.json"
     result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 3, "--json", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
     assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
+    assert figures["greedy"] and json.loads((smoke_run / "results.json").read_text())["final_eval"]["greedy"]
+    result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 1, "--no-greedy", "--json", out, cwd=tmp_path)
+    assert result.returncode == 0 and not json.loads(out.read_text())["greedy"], result.stderr[-2000:]
 
 
 def test_greedy_acting_takes_the_most_likely_action_where_sampling_takes_both():
