@@ -45,8 +45,7 @@ def summarise(by_mode: dict) -> dict:
               for mode, runs in by_mode.items()}
     differences = {}
     for label, pairs in PAIRS.items():
-        diffs = [np.mean(by_mode[a][k]["returns"]) - np.mean(by_mode[b][k]["returns"])
-                 for a, b in pairs for k in by_mode[a] if k in by_mode[b]]
+        diffs = [by_mode[a][k]["mean"] - by_mode[b][k]["mean"] for a, b in pairs for k in by_mode[a] if k in by_mode[b]]
         if diffs:
             differences[label] = {"mean": float(np.mean(diffs)), "pairs": len(diffs),
                                   "positive": int(np.sum(np.array(diffs) > 0))}
@@ -62,10 +61,9 @@ def plot(summary: dict, path: str) -> None:
     for ax, (seed, result) in zip(axes[0], summary.items()):
         for mode, curve in result["curves"].items():
             if curve:
-                ks = list(curve)
-                means = np.array([curve[k]["mean"] for k in ks])
-                se = np.array([curve[k]["se"] for k in ks])
-                ax.errorbar(ks, means, yerr=se, marker="o", capsize=3, label=mode)
+                points = curve.values()
+                ax.errorbar(list(curve), [p["mean"] for p in points], yerr=[p["se"] for p in points], marker="o",
+                            capsize=3, label=mode)
         ax.set(title=f"seed {seed}", xlabel="game steps (thousands)", ylabel="mean return, 100 episodes ± s.e.")
         ax.legend()
     fig.tight_layout()
