@@ -11,11 +11,13 @@ import os
 # waiting then slow every update many times over (measured 17x on 2 busy cores). Must precede `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import ast  # noqa: E402
 import json  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ from tqdm import tqdm
 
 from agent.acting import HoldExplorer, LatentActor, RandomActor
 from agent.checkpoint import agent_state, build_agent, load_modules
-from agent.config import Config, parse_config
+from agent.config import Config, config_help, parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
 from agent.evaluate import evaluate, make_actor
@@ -255,7 +257,11 @@ def progress(updates: int, desc: str):
 
 
 def main(argv=None) -> None:
-    cfg, flags = parse_config(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--help" in argv or "-h" in argv:
+        print(config_help())
+        return
+    cfg, flags = parse_config(argv)
     results = (PPOTrainer if cfg.train.algo == "ppo" else Trainer)(cfg, resume=flags["resume"]).run()
     if results is None:  # not rank 0 of a distributed run
         return
@@ -266,6 +272,17 @@ def main(argv=None) -> None:
 
 COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fidelity", "dream": "agent.dream_video",
             "play": "agent.play", "plot": "agent.plot", "bench": "agent.bench"}
+
+
+def commands_help() -> str:
+    """The commands, each with the first line of its module's docstring (read from source: nothing imported)."""
+    lines = ["usage: dreamdit [COMMAND] [OPTIONS]  (without a command: train)", "", "commands:"]
+    for name, target in COMMANDS.items():
+        doc = __doc__ if target is main else ast.get_docstring(ast.parse(Path(find_spec(target).origin).read_text()))
+        first = doc.splitlines()[0]
+        lines.append(f"  {name:<9}{first.removeprefix(f'`dreamdit {name}`: ')}")
+    lines += ["", "`dreamdit COMMAND --help` shows a command's options; those of train follow.", ""]
+    return "\n".join(lines)
 
 
 def interrupt(signum, frame):
@@ -279,6 +296,8 @@ def cli(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     signal.signal(signal.SIGTERM, interrupt)
     debug = "--debug" in argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(commands_help())
     command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
 
     def run() -> None:

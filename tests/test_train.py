@@ -1,6 +1,7 @@
 """The real training loop end to end on ViZDoom with the smoke preset, and the commands around it."""
 import json
 import shutil
+from dataclasses import asdict, fields
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 import train
 from agent.acting import LatentActor
 from agent.checkpoint import build_agent, load_agent
-from agent.config import PRESETS, parse_config
+from agent.config import PRESETS, Config, parse_config
 from conftest import run_cli
 from envs import make_env
 from world_model.checkpoint import load_checkpoint
@@ -146,6 +147,18 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
     result = run_cli("--preset", "smoke", "--run-dir", tmp_path / "run", *args, cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_help_lists_every_option_by_a_name_that_parses_back_to_its_default(tmp_path):
+    result = run_cli("--help", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0 and not list(tmp_path.iterdir()), result.stderr  # nothing trained, nothing written
+    for command in train.COMMANDS:
+        assert f"\n  {command} " in result.stdout
+    shown = [line.strip().split(" ", 1) for line in result.stdout.splitlines() if line.startswith("  --")]
+    assert len(shown) == len([f for s in fields(Config()) for f in fields(getattr(Config(), s.name))])
+    argv = [item for name, value in shown for item in (name, json.loads(value))]
+    cfg, _ = parse_config([str(item).lower() if isinstance(item, bool) else str(item) for item in argv])
+    assert asdict(cfg) == asdict(Config())
 
 
 def test_truncated_checkpoint_gives_one_line_error(smoke_run, tmp_path):
