@@ -11,13 +11,11 @@ import os
 # waiting then slow every update many times over (measured 17x on 2 busy cores). Must precede `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import ast  # noqa: E402
 import json  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +25,10 @@ from tqdm import tqdm
 
 from agent.acting import HoldExplorer, LatentActor, RandomActor
 from agent.checkpoint import agent_state, build_agent, load_modules
-from agent.config import Config, config_help, parse_config
+from agent.config import Config, parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
+from agent.help import commands_help, config_help
 from agent.evaluate import evaluate, make_actor
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
@@ -274,17 +273,6 @@ COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fi
             "play": "agent.play", "plot": "agent.plot", "bench": "agent.bench"}
 
 
-def commands_help() -> str:
-    """The commands, each with the first line of its module's docstring (read from source: nothing imported)."""
-    lines = ["usage: dreamdit [COMMAND] [OPTIONS]  (without a command: train)", "", "commands:"]
-    for name, target in COMMANDS.items():
-        doc = __doc__ if target is main else ast.get_docstring(ast.parse(Path(find_spec(target).origin).read_text()))
-        first = doc.splitlines()[0]
-        lines.append(f"  {name:<9}{first.removeprefix(f'`dreamdit {name}`: ')}")
-    lines += ["", "`dreamdit COMMAND --help` shows a command's options; those of train follow.", ""]
-    return "\n".join(lines)
-
-
 def interrupt(signum, frame):
     """SIGTERM (what schedulers and `kill` send) stops a run the way Ctrl-C does: the `finally` blocks close
     the games, which would otherwise outlive this process, and the last checkpoint stays for --resume."""
@@ -297,7 +285,7 @@ def cli(argv=None) -> None:
     signal.signal(signal.SIGTERM, interrupt)
     debug = "--debug" in argv
     if argv[:1] in (["-h"], ["--help"]):
-        print(commands_help())
+        print(commands_help(COMMANDS, __doc__))
     command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
 
     def run() -> None:

@@ -5,11 +5,8 @@ across sections also as `--field value` (`--total-steps 1000`), and `--env` is
 short for `--env.spec`. With `--resume` the run directory's config.json takes the
 place of the preset: a run continues as it was started, and options given then change it.
 """
-import ast
 import difflib
-import inspect
 import json
-import textwrap
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -145,12 +142,12 @@ PRESETS = {
 }
 
 
-def _leaves(cfg: Config) -> dict:
+def option_leaves(cfg: Config) -> dict:
     """'section.field' -> (section object, field) for every field."""
     return {f"{s.name}.{f.name}": (getattr(cfg, s.name), f) for s in fields(cfg) for f in fields(getattr(cfg, s.name))}
 
 
-def _aliases(leaves: dict) -> dict:
+def option_aliases(leaves: dict) -> dict:
     names = [key.split(".")[1] for key in leaves]
     alias = {key.split(".")[1]: key for key in leaves if names.count(key.split(".")[1]) == 1}
     alias["env"] = "env.spec"
@@ -172,8 +169,8 @@ def _convert(raw: str, default, name: str):
 
 def apply_overrides(cfg: Config, overrides: dict) -> Config:
     """Set fields from {'section.field' or alias: value (str or typed)}."""
-    leaves = _leaves(cfg)
-    alias = _aliases(leaves)
+    leaves = option_leaves(cfg)
+    alias = option_aliases(leaves)
     for name, value in overrides.items():
         key = name.replace("-", "_")
         key = alias.get(key, key)
@@ -189,35 +186,6 @@ def apply_overrides(cfg: Config, overrides: dict) -> Config:
         default = getattr(section, f.name)
         setattr(section, f.name, _convert(value, default, name) if isinstance(value, str) else value)
     return cfg
-
-
-def field_docs(cls) -> dict:
-    """Field name -> the docstring written under the field in the dataclass's source."""
-    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
-    return {node.target.id: " ".join(doc.value.value.split()) for node, doc in zip(body, body[1:])
-            if isinstance(node, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)}
-
-
-def config_help() -> str:
-    """`python train.py --help`: the presets, then every option with its `default`-preset value and meaning."""
-    cfg = Config()
-    short = {key: name for name, key in _aliases(_leaves(cfg)).items()}  # "env" comes last, so it names env.spec
-    lines = ["usage: python train.py [--preset NAME] [--resume] [--debug] [--OPTION VALUE ...]  (also: dreamdit train)",
-             "",
-             f"presets: {', '.join(PRESETS)}; without --preset: default (ViZDoom Take Cover, 100k game steps)",
-             "--resume  continue the run in --run-dir with the config it was started with",
-             "--debug   show the traceback of an error",
-             "",
-             "options, with the default preset's values (--SECTION.FIELD always works; --FIELD where it is unique):"]
-    for s in fields(cfg):
-        section = getattr(cfg, s.name)
-        docs = field_docs(type(section))
-        lines.append(f"\n{s.name}:")
-        for f in fields(section):
-            key = f"{s.name}.{f.name}"
-            lines.append(f"  --{short.get(key, key).replace('_', '-')} {json.dumps(getattr(section, f.name))}")
-            lines += textwrap.wrap(docs.get(f.name, ""), 100, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return "\n".join(lines)
 
 
 def parse_config(argv: list[str]) -> tuple[Config, dict]:
