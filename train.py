@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import json  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict
@@ -28,12 +27,12 @@ from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config, parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
-from agent.help import commands_help, config_help
+from agent.help import config_help
 from agent.evaluate import evaluate, make_actor
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
-from envs import DreamditError, EpisodeCollector, EpisodeStore, action_repeat, make_vector_env, run_command
+from envs import DreamditError, EpisodeCollector, EpisodeStore, action_repeat, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
 from world_model.sampler import dream
@@ -269,39 +268,7 @@ def main(argv=None) -> None:
           f"after {results['env_steps']} steps; results in {Path(cfg.train.run_dir or 'runs')}")
 
 
-COMMANDS = {"train": main, "eval": "agent.evaluate", "fidelity": "world_model.fidelity", "dream": "agent.dream_video",
-            "play": "agent.play", "plot": "agent.plot", "bench": "agent.bench"}
-
-
-def interrupt(signum, frame):
-    """SIGTERM (what schedulers and `kill` send) stops a run the way Ctrl-C does: the `finally` blocks close
-    the games, which would otherwise outlive this process, and the last checkpoint stays for --resume."""
-    raise KeyboardInterrupt
-
-
-def cli(argv=None) -> None:
-    """`dreamdit COMMAND ...`; user errors print one line and exit with status 2 (--debug shows the traceback)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    signal.signal(signal.SIGTERM, interrupt)
-    debug = "--debug" in argv
-    if argv[:1] in (["-h"], ["--help"]):
-        print(commands_help(COMMANDS, __doc__))
-    command = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
-
-    def run() -> None:
-        if command not in COMMANDS:
-            raise DreamditError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
-        target = COMMANDS[command]
-        if isinstance(target, str):
-            target = __import__(target, fromlist=["main"]).main
-        target(argv if target is main else [a for a in argv if a != "--debug"])
-
-    try:
-        run_command(run, "dreamdit", debug)
-    except KeyboardInterrupt:
-        print("dreamdit: interrupted; resume with --resume", file=sys.stderr)
-        sys.exit(130)
-
-
 if __name__ == "__main__":
+    from agent.cli import cli  # which imports this file again as `train` to run its main
+
     cli()

@@ -40,14 +40,12 @@ def config_help() -> str:
     return "\n".join(lines)
 
 
-def commands_help(commands: dict, train_doc: str) -> str:
+def commands_help(commands: dict) -> str:
     """The commands, each with the first line of its module's docstring (read from source: nothing imported);
-    `commands` maps a name to its module's name, or for train to its function, whose docstring is `train_doc`."""
+    `commands` maps a name to its module's name."""
     lines = ["usage: dreamdit [COMMAND] [OPTIONS]  (without a command: train)", "", "commands:"]
-    for name, target in commands.items():
-        doc = ast.get_docstring(ast.parse(Path(find_spec(target).origin).read_text())) if isinstance(target, str) \
-            else train_doc
-        first = doc.splitlines()[0]
+    for name, module in commands.items():
+        first = ast.get_docstring(ast.parse(Path(find_spec(module).origin).read_text())).splitlines()[0]
         lines.append(f"  {name:<9}{first.removeprefix(f'`dreamdit {name}`: ')}")
     lines += ["", "`dreamdit COMMAND --help` shows a command's options; those of train follow.", ""]
     return "\n".join(lines)

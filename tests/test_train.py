@@ -9,6 +9,7 @@ import torch
 
 import train
 from agent.acting import LatentActor
+from agent.cli import COMMANDS
 from agent.checkpoint import build_agent, load_agent
 from agent.config import PRESETS, Config, parse_config
 from conftest import run_cli
@@ -152,7 +153,7 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
 def test_help_lists_every_option_by_a_name_that_parses_back_to_its_default(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=120)
     assert result.returncode == 0 and not list(tmp_path.iterdir()), result.stderr  # nothing trained, nothing written
-    for command in train.COMMANDS:
+    for command in COMMANDS:
         assert f"\n  {command} " in result.stdout
     shown = [line.strip().split(" ", 1) for line in result.stdout.splitlines() if line.startswith("  --")]
     assert len(shown) == len([f for s in fields(Config()) for f in fields(getattr(Config(), s.name))])
