@@ -205,34 +205,43 @@ class Trainer:
         return self.counters["wall_time"] + time.time() - self.started
 
     # ----- the loop -----
+    def warm_up(self) -> None:
+        """Random play, then the autoencoder and the DiT's first updates; a resumed run skips what is done."""
+        t, c = self.cfg.train, self.counters
+        self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
+        while len(self.store) == 0:  # learning needs one finished episode, however short the warm-up
+            self.collect(self.cfg.env.num_envs * self.repeat, random=True)
+        if c["world_model_updates"] == 0:  # once the DiT has learnt on its latents the autoencoder stays as is
+            self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
+            self.save()
+        self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
+        self.save()
+
+    def iterate(self) -> None:
+        """Play with the policy, update the DiT and the policy; evaluate and checkpoint on their schedules."""
+        t, c = self.cfg.train, self.counters
+        iteration_start, steps_before = time.time(), c["env_steps"]
+        self.collect(min(t.steps_per_iteration, t.total_steps - c["env_steps"]), random=False)
+        self.train_world_model(t.world_model_updates)
+        self.train_policy_in_dreams(t.policy_updates)
+        self.log({"charts/SPS": (c["env_steps"] - steps_before) / (time.time() - iteration_start)})
+        if c["env_steps"] - c["last_eval_step"] >= t.eval_every:
+            if self.dist.is_main:
+                self.evaluate(t.eval_episodes)
+            c["last_eval_step"] = c["env_steps"]
+            self.save()
+        elif time.time() - self.last_save >= 60 * t.checkpoint_every:
+            self.save()
+
     def run(self) -> dict:
         t, c = self.cfg.train, self.counters
         self.started = self.last_save = time.time()
         self.bar = tqdm(total=t.total_steps, initial=c["env_steps"], desc=self.cfg.env.spec, unit="step",
                         dynamic_ncols=True, disable=not self.dist.is_main)
         try:
-            self.collect(max(0, t.warmup_steps - c["env_steps"]), random=True)
-            while len(self.store) == 0:  # learning needs one finished episode, however short the warm-up
-                self.collect(self.cfg.env.num_envs * self.repeat, random=True)
-            if c["world_model_updates"] == 0:  # once the DiT has learnt on its latents the autoencoder stays as is
-                self.train_autoencoder(t.autoencoder_updates - c["autoencoder_updates"])
-                self.save()
-            self.train_world_model(max(0, t.world_model_warmup_updates - c["world_model_updates"]))
-            self.save()
+            self.warm_up()
             while c["env_steps"] < t.total_steps:
-                iteration_start, steps_before = time.time(), c["env_steps"]
-                self.collect(min(t.steps_per_iteration, t.total_steps - c["env_steps"]), random=False)
-                self.train_world_model(t.world_model_updates)
-                self.train_policy_in_dreams(t.policy_updates)
-                sps = (c["env_steps"] - steps_before) / (time.time() - iteration_start)
-                self.log({"charts/SPS": sps})
-                if c["env_steps"] - c["last_eval_step"] >= t.eval_every:
-                    if self.dist.is_main:
-                        self.evaluate(t.eval_episodes)
-                    c["last_eval_step"] = c["env_steps"]
-                    self.save()
-                elif time.time() - self.last_save >= 60 * t.checkpoint_every:
-                    self.save()
+                self.iterate()
             self.save()
             final = self.evaluate(t.final_eval_episodes) if self.dist.is_main else None
         finally:
