@@ -32,6 +32,7 @@ from agent.help import config_help
 from agent.imagination import ReturnScale, imagination_loss
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
+from agent.screen import screened_index
 from envs import DreamditError, EpisodeCollector, EpisodeStore, action_repeat, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
@@ -138,7 +139,7 @@ class Trainer:
 
     def evaluate(self, episodes: int) -> dict:
         t, seed = self.cfg.train, self.cfg.train.seed + 10_000
-        actor = make_actor(self.agent.acting(), self.device, t.lookahead_samples, t.lookahead_horizon, seed)
+        actor = make_actor(self.agent.acting(), self.device, seed)
         result = evaluate(self.cfg.env.spec, actor, episodes, seed, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
         self.log({"charts/eval_return": result["mean"]})
         log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
@@ -269,6 +270,8 @@ def main(argv=None) -> None:
         print(config_help())
         return
     cfg, flags = parse_config(argv)
+    if cfg.train.screen_action:  # a misspelt action fails now, not at the first evaluation
+        screened_index(cfg.env.spec, cfg.train.screen_action)
     results = (PPOTrainer if cfg.train.algo == "ppo" else Trainer)(cfg, resume=flags["resume"]).run()
     if results is None:  # not rank 0 of a distributed run
         return

@@ -29,6 +29,38 @@ class LatentActor:
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1).cpu().numpy()
 
 
+class DreamingActor(LatentActor):
+    """The policy, its choice then revised by dreams from the real context (lookahead, the action screen).
+
+    A dream from a window of C real frames needs the C - 1 actions taken between them, so this actor also
+    keeps those; until an episode has C real frames the policy acts alone.
+    """
+
+    def __init__(self, autoencoder: Autoencoder, actor_critic: ActorCritic, context: int, device):
+        super().__init__(autoencoder, actor_critic, context, device)
+        self.taken = None  # (N, C - 1): the actions between the frames of each env's window; -1: not yet taken
+        self.decisions = 0  # decisions revised
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
+            generator: torch.Generator | None = None) -> np.ndarray:
+        chosen = torch.from_numpy(super().act(obs, is_first, greedy, generator)).to(self.device)
+        if self.taken is None or len(self.taken) != len(obs):
+            self.taken = torch.full((len(obs), self.context - 1), -1, device=self.device)
+        self.taken[torch.from_numpy(np.asarray(is_first)).to(self.device)] = -1
+        ready = (self.taken >= 0).all(1)
+        if ready.any():
+            chosen[ready] = self.revise(self.history[ready], self.taken[ready], chosen[ready])
+            self.decisions += int(ready.sum())
+        self.taken = torch.cat([self.taken[:, 1:], chosen[:, None]], 1)
+        return chosen.cpu().numpy()
+
+    def revise(self, windows: torch.Tensor, between: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """(n,) the actions to take after latent windows (n, C, c, h, w), with the actions between their
+        frames (n, C - 1), where the policy chose `chosen` (n,)."""
+        raise NotImplementedError
+
+
 class RandomActor:
     """Uniformly random actions: the baseline a trained policy's return is read against."""
 

@@ -91,6 +91,11 @@ class TrainConfig:
     """evaluation: dreams per action before each decision, the best dreamed return acts (agent/lookahead.py); 0: off"""
     lookahead_horizon: int = 2
     """decisions each lookahead dream runs"""
+    screen_action: str = ""
+    """evaluation: an action (e.g. ATTACK) that acts only where the world model dreams its reward above
+    screen_reward one decision ahead, elsewhere the policy's likeliest other action (agent/screen.py); '': off"""
+    screen_reward: float = 0.5
+    """the dreamed reward the screened action must pass"""
     policy_average_decay: float = 0.0
     """evaluation acts with a moving average of the actor-critic's weights, updated with this decay after every
     policy update (0.99: about the last 100 updates); 0: with the latest weights"""
@@ -259,6 +264,8 @@ def validate(cfg: Config) -> None:
     if t.lookahead_samples < 0 or not 1 <= t.lookahead_horizon <= cfg.dit.max_frames - wm.context:
         raise DreamditError(f"--lookahead-samples must not be negative and --lookahead-horizon must be between 1 "
                             f"and {cfg.dit.max_frames - wm.context}, got {t.lookahead_samples}, {t.lookahead_horizon}")
+    if t.screen_action and t.lookahead_samples:
+        raise DreamditError("--screen-action and --lookahead-samples are two ways to act: give one of them")
     if t.explore_hold_steps < 1:
         raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
     if not 0 <= t.explore_prob <= 1:

@@ -22,7 +22,7 @@ import torch
 
 from agent.checkpoint import Agent, load_agent
 from agent.render import check_cell, check_video_path, grid, labelled, write_video
-from envs import DreamditError, make_env
+from envs import DreamditError, action_names
 from world_model.checkpoint import load_checkpoint
 from world_model.fidelity import collect_random_episodes, psnr
 from world_model.sampler import Dream, dream
@@ -131,14 +131,6 @@ def load_dreamer(checkpoint, device="cpu") -> Agent:
     if load_checkpoint(checkpoint)["config"]["train"].get("algo") == "ppo":
         raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to dream with")
     return load_agent(checkpoint, device)
-
-
-def action_names(spec: str) -> list[str]:
-    env = make_env(spec)
-    try:
-        return list(env.action_names)
-    finally:
-        env.close()
 
 
 def main(argv=None) -> None:

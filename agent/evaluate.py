@@ -15,6 +15,7 @@ from agent.checkpoint import Agent, load_agent
 from agent.config import validate
 from agent.lookahead import LookaheadActor
 from agent.ppo_network import load_ppo_actor
+from agent.screen import ScreenActor, screened_index
 from envs import DreamditError, EpisodeCollector, make_env, make_vector_env
 from world_model.checkpoint import load_checkpoint
 
@@ -58,6 +59,10 @@ def main(argv=None) -> None:
                         "(agent/lookahead.py); 0: the policy alone (default: the run's own setting)")
     parser.add_argument("--lookahead-horizon", type=int, help="decisions each lookahead dream runs "
                         "(default: the run's own setting)")
+    parser.add_argument("--screen-action", help="an action (e.g. ATTACK) that acts only where the world model "
+                        "dreams it paying (agent/screen.py); '': off (default: the run's own setting)")
+    parser.add_argument("--screen-reward", type=float, help="the dreamed reward the screened action must pass "
+                        "(default: the run's own setting)")
     parser.add_argument("--latest-weights", action="store_true", help="act with the actor-critic's last trained "
                         "weights, not the moving average a run with --policy-average-decay acts with")
     parser.add_argument("--device", default="cpu")
@@ -70,8 +75,9 @@ def main(argv=None) -> None:
         actor, spec, greedy = RandomActor(int(env.action_space.n)), args.env, False
         env.close()
     else:
-        actor, spec, greedy = load_actor(args.checkpoint, args.device, args.seed, args.lookahead_samples,
-                                         args.lookahead_horizon, average=not args.latest_weights)
+        acting = {name: getattr(args, name) for name in ACTING}
+        actor, spec, greedy = load_actor(args.checkpoint, args.device, args.seed, acting,
+                                         average=not args.latest_weights)
     greedy = greedy if args.greedy is None else args.greedy
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
@@ -80,27 +86,33 @@ def main(argv=None) -> None:
             json.dump(result, f, indent=2)
 
 
-def load_actor(checkpoint, device, seed: int, samples: int | None = None, horizon: int | None = None,
-               average: bool = True):
-    """(actor, env spec, whether the run evaluates greedily) of a dreamdit or PPO checkpoint; lookahead `samples`
-    and `horizon` default to the run's; `average` as in load_agent."""
+# The train fields that set how a trained agent acts; `dreamdit eval` may set them anew.
+ACTING = ("lookahead_samples", "lookahead_horizon", "screen_action", "screen_reward")
+
+
+def load_actor(checkpoint, device, seed: int, acting: dict | None = None, average: bool = True):
+    """(actor, env spec, whether the run evaluates greedily) of a dreamdit or PPO checkpoint; `acting` sets
+    fields of ACTING (None: the run's own setting); `average` as in load_agent."""
+    acting = {name: value for name, value in (acting or {}).items() if value is not None}
     payload = load_checkpoint(checkpoint)
     config = payload["config"]
     if config["train"]["algo"] == "ppo":
-        if samples:
-            raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to look ahead with")
+        if acting.get("lookahead_samples") or acting.get("screen_action"):
+            raise DreamditError(f"{checkpoint} is a ppo run: it has no world model to dream with")
         return load_ppo_actor(payload, checkpoint, device), config["env"]["spec"], config["train"]["greedy"]
     agent = load_agent(checkpoint, device, payload, average)
-    t = agent.config.train
-    t.lookahead_samples = t.lookahead_samples if samples is None else samples
-    t.lookahead_horizon = t.lookahead_horizon if horizon is None else horizon
+    for name, value in acting.items():
+        setattr(agent.config.train, name, value)
     validate(agent.config)
-    actor = make_actor(agent, device, t.lookahead_samples, t.lookahead_horizon, seed)
-    return actor, agent.config.env.spec, t.greedy
+    return make_actor(agent, device, seed), agent.config.env.spec, agent.config.train.greedy
 
 
-def make_actor(agent: Agent, device, samples: int, horizon: int, seed: int) -> LatentActor:
-    """The policy alone (`samples` 0), or with `samples` dreams of `horizon` decisions per action."""
-    if samples:
-        return LookaheadActor(agent, horizon, samples, seed, device)
+def make_actor(agent: Agent, device, seed: int) -> LatentActor:
+    """The policy alone, or with the lookahead or the action screen its run's config asks for."""
+    t = agent.config.train
+    if t.lookahead_samples:
+        return LookaheadActor(agent, t.lookahead_horizon, t.lookahead_samples, seed, device)
+    if t.screen_action:
+        action = screened_index(agent.config.env.spec, t.screen_action)
+        return ScreenActor(agent, action, t.screen_reward, seed, device)
     return LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)

@@ -10,36 +10,22 @@ so two actions' scores differ by the action and not by the draw. Until an episod
 and so the actions between them, the policy acts alone. Training is unchanged: the option only sets how
 the agent acts in evaluation, the evaluations of a training run and those of `dreamdit eval`.
 """
-import numpy as np
 import torch
 
-from agent.acting import LatentActor
+from agent.acting import DreamingActor
 from agent.checkpoint import Agent
 from world_model.sampler import dream
 
 
-class LookaheadActor(LatentActor):
+class LookaheadActor(DreamingActor):
     def __init__(self, agent: Agent, horizon: int, samples: int, seed: int, device="cpu"):
         super().__init__(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)
         self.world_model, self.sampler, self.num_actions = agent.world_model, agent.config.sampler, agent.num_actions
         self.horizon, self.samples = horizon, samples
         self.seeds = torch.Generator().manual_seed(seed)
-        self.taken = None  # (N, C - 1): the actions between the frames of each env's window; -1: not yet taken
-        self.decisions = 0  # decisions looked ahead
 
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
-            generator: torch.Generator | None = None) -> np.ndarray:
-        chosen = torch.from_numpy(super().act(obs, is_first, greedy, generator)).to(self.device)
-        if self.taken is None or len(self.taken) != len(obs):
-            self.taken = torch.full((len(obs), self.context - 1), -1, device=self.device)
-        self.taken[torch.from_numpy(np.asarray(is_first)).to(self.device)] = -1
-        ready = (self.taken >= 0).all(1)
-        if ready.any():
-            chosen[ready] = self.scores(self.history[ready], self.taken[ready]).argmax(1)
-            self.decisions += int(ready.sum())
-        self.taken = torch.cat([self.taken[:, 1:], chosen[:, None]], 1)
-        return chosen.cpu().numpy()
+    def revise(self, windows: torch.Tensor, between: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        return self.scores(windows, between).argmax(1)
 
     def scores(self, windows: torch.Tensor, between: torch.Tensor) -> torch.Tensor:
         """(n, A) mean dreamed return of each action after latent windows (n, C, c, h, w) and the actions

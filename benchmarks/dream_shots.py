@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from agent.checkpoint import load_agent
-from agent.dream_video import action_names
-from envs import DreamditError, EpisodeStore, run_command
+from envs import DreamditError, EpisodeStore, action_names, run_command
 from world_model.sampler import dream
 
 

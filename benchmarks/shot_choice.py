@@ -11,8 +11,8 @@ each. The policy's action probabilities on the same windows are split by whether
 model sees a kill. Then the policy plays episodes of the real game (sampling its actions),
 which counts its ATTACK decisions, kills, game steps and deaths, and the rounds left at the end
 (the scenario starts with 26 and shows no count on screen). It plays them again with its shots
-screened: an ATTACK the world model does not see killing becomes the policy's likelier turn.
-The screen is a measurement, not an agent: it prices the shots the policy wastes.
+screened (agent/screen.py, `--screen-action ATTACK`): an ATTACK the world model does not see killing
+becomes the policy's likelier turn. So the screen prices the shots the policy wastes.
 """
 import argparse
 import json
@@ -22,18 +22,10 @@ import torch
 
 from agent.acting import LatentActor
 from agent.checkpoint import load_agent
+from agent.screen import ScreenActor, dreamed_reward
 from envs import DreamditError, EpisodeStore, action_repeat, make_env, run_command
-from world_model.sampler import dream
 
 KILL = 0.5  # a predicted or real reward above this is a kill (a kill pays 1)
-
-
-def dreamed_shot_reward(agent, context: torch.Tensor, between: torch.Tensor, attack: int) -> torch.Tensor:
-    """(B,): the dreamed reward of ATTACK after C latents `context` (B, C, c, h, w), with the actions
-    `between` (B, C - 1) taken between them."""
-    shot = torch.full((len(context), 1), attack, dtype=torch.long)
-    return dream(agent.world_model, context, between, agent.config.sampler, actions=shot, horizon=1,
-                 generator=torch.Generator().manual_seed(0)).rewards[:, 0]
 
 
 def mean(values: torch.Tensor) -> float | None:
@@ -53,7 +45,7 @@ def dreams_and_policy(agent, store: EpisodeStore, attack: int, segments: int, se
         latents = torch.cat([agent.autoencoder.encode(part) for part in frames.split(256)])
         probs = agent.actor_critic.policy_logits(latents[:, :C]).softmax(-1)
     actions = torch.from_numpy(raw["actions"])
-    predicted = torch.cat([dreamed_shot_reward(agent, z, a, attack) for z, a in
+    predicted = torch.cat([dreamed_reward(agent, z, a, attack, seed=0) for z, a in
                            zip(latents[:, :C].split(256), actions[:, :C - 1].split(256))])
     shot = actions[:, C - 1] == attack
     killed = torch.from_numpy(raw["rewards"])[:, C - 1] > KILL
@@ -68,36 +60,24 @@ def dreams_and_policy(agent, store: EpisodeStore, attack: int, segments: int, se
             "policy_elsewhere": probs[~sees_kill].mean(0).tolist()}
 
 
-def screened(agent, actor: LatentActor, taken: list[int], action: int, attack: int) -> int:
-    """`action`, unless it is an ATTACK the world model does not see killing: then the likelier turn."""
-    C = agent.config.world_model.context
-    if action != attack or len(taken) < C - 1:  # until C frames of the episode are in the window
-        return action
-    between = torch.tensor([taken[len(taken) - (C - 1):]])
-    if dreamed_shot_reward(agent, actor.history, between, attack).item() > KILL:
-        return action
-    logits = agent.actor_critic.policy_logits(actor.history)[0]
-    logits[attack] = -torch.inf
-    return int(logits.argmax())
-
-
 def real_play(agent, spec: str, attack: int, episodes: int, seed: int, screen: bool) -> dict:
     env = make_env(spec, seed)
-    actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, "cpu")
+    C = agent.config.world_model.context
+    actor = ScreenActor(agent, attack, KILL, seed=0) if screen else LatentActor(agent.autoencoder,
+                                                                                agent.actor_critic, C, "cpu")
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for _ in range(episodes):
         obs, info = env.reset()
-        first, done, shots, kills, taken = True, False, 0, 0, []
+        first, done, shots, kills, decisions = True, False, 0, 0, 0
         while not done:
             action = int(actor.act(obs[None], np.array([first]), generator=generator)[0])
-            action = screened(agent, actor, taken, action, attack) if screen else action
-            taken.append(action)
+            decisions += 1
             obs, reward, terminated, truncated, info = env.step(action)
             first, done = False, terminated or truncated
             shots, kills = shots + (action == attack), kills + (reward > KILL)
         rows.append((shots, kills, info["episode"]["r"], info["game_variables"]["AMMO2"],
-                     len(taken) * action_repeat(spec), terminated))
+                     decisions * action_repeat(spec), terminated))
     env.close()
     shots, kills, returns, rounds, steps, deaths = np.array(rows, dtype=float).T
     return {"episodes": episodes, "attack_decisions": shots.mean(), "kills": kills.mean(), "return": returns.mean(),

@@ -47,6 +47,15 @@ def make_env(spec: str, seed: int | None = None, *, train: bool = False) -> gym.
     return env if repeat == 1 else ActionRepeat(env, repeat)
 
 
+def action_names(spec: str) -> list[str]:
+    """The names of the actions of the env named by ``spec``."""
+    env = make_env(spec)
+    try:
+        return list(env.action_names)
+    finally:
+        env.close()
+
+
 class ActionRepeat(gym.Wrapper):
     """Each step plays the action ``repeat`` times, summing rewards, until the episode ends."""
 
