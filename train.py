@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from agent.acting import HoldExplorer, LatentActor, RandomActor
 from agent.checkpoint import agent_state, build_agent, load_modules
-from agent.config import Config, parse_config
+from agent.config import Config
+from agent.options import parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
 from agent.evaluate import evaluate, make_actor

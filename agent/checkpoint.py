@@ -4,7 +4,8 @@ from dataclasses import asdict, dataclass, replace
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from agent.actor_critic import ActorCritic
-from agent.config import Config, config_from_dict
+from agent.config import Config
+from agent.options import config_from_dict
 from envs.errors import DreamditError
 from world_model.autoencoder import Autoencoder
 from world_model.checkpoint import load_checkpoint

@@ -7,7 +7,8 @@ from dataclasses import fields
 from importlib.util import find_spec
 from pathlib import Path
 
-from agent.config import PRESETS, Config, option_aliases, option_leaves
+from agent.config import PRESETS, Config
+from agent.options import option_aliases, option_leaves
 
 
 def field_docs(cls) -> dict:

@@ -4,7 +4,7 @@ import torch
 
 import train
 from agent.acting import HoldExplorer, RandomActor
-from agent.config import parse_config
+from agent.options import parse_config
 from agent.stats import mean_run_length
 
 OBS = np.zeros((8, 3, 64, 64), np.uint8)

@@ -7,7 +7,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tqdm import tqdm
 
-from agent.config import parse_config
+from agent.options import parse_config
 from agent.ppo import PPOTrainer
 from agent.ppo_network import PPOConfig, PPONetwork, gae, ppo_loss
 from conftest import run_cli

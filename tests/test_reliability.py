@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import train
-from agent.config import parse_config
+from agent.options import parse_config
 from conftest import ROOT, run_cli
 from envs import DreamditError, EpisodeStore
 

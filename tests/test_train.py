@@ -11,7 +11,8 @@ import train
 from agent.acting import LatentActor
 from agent.cli import COMMANDS
 from agent.checkpoint import build_agent, load_agent
-from agent.config import PRESETS, Config, parse_config
+from agent.config import PRESETS, Config
+from agent.options import parse_config
 from conftest import run_cli
 from envs import make_env
 from world_model.checkpoint import load_checkpoint

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import train
-from agent.config import parse_config
+from agent.options import parse_config
 from agent.dream_video import log_dreams
 from agent.play import PANEL_FONT, PANEL_WIDTH
 from agent.render import grid_size, label_height, line_height
