@@ -25,12 +25,12 @@ from tqdm import tqdm
 from agent.acting import HoldExplorer, LatentActor, RandomActor
 from agent.checkpoint import agent_state, build_agent, load_modules
 from agent.config import Config
-from agent.options import parse_config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
 from agent.evaluate import evaluate, make_actor
 from agent.help import config_help
 from agent.imagination import ReturnScale, imagination_loss
+from agent.options import parse_config
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
 from agent.screen import screened_index

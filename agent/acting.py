@@ -39,7 +39,7 @@ class DreamingActor(LatentActor):
     def __init__(self, autoencoder: Autoencoder, actor_critic: ActorCritic, context: int, device):
         super().__init__(autoencoder, actor_critic, context, device)
         self.taken = None  # (N, C - 1): the actions between the frames of each env's window; -1: not yet taken
-        self.decisions = 0  # decisions revised
+        self.decisions = 0  # decisions with C real frames, where the dreams were consulted
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, is_first: np.ndarray, greedy: bool = False,
@@ -52,7 +52,7 @@ class DreamingActor(LatentActor):
         if ready.any():
             chosen[ready] = self.revise(self.history[ready], self.taken[ready], chosen[ready])
             self.decisions += int(ready.sum())
-        self.taken = torch.cat([self.taken[:, 1:], chosen[:, None]], 1)
+        self.taken = torch.cat([self.taken, chosen[:, None]], 1)[:, 1:]  # also right for C = 1
         return chosen.cpu().numpy()
 
     def revise(self, windows: torch.Tensor, between: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:

@@ -170,7 +170,10 @@ def validate(cfg: Config) -> None:
         raise DreamditError(f"--lookahead-samples must not be negative and --lookahead-horizon must be between 1 "
                             f"and {cfg.dit.max_frames - wm.context}, got {t.lookahead_samples}, {t.lookahead_horizon}")
     if t.screen_action and t.lookahead_samples:
-        raise DreamditError("--screen-action and --lookahead-samples are two ways to act: give one of them")
+        raise DreamditError("--screen-action and --lookahead-samples are two ways to act: give one of them "
+                            "(--screen-action '' or --lookahead-samples 0 turns one off)")
+    if t.algo == "ppo" and (t.screen_action or t.lookahead_samples):
+        raise DreamditError("--screen-action and --lookahead-samples ask a world model, which --algo ppo has not")
     if t.explore_hold_steps < 1:
         raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
     if not 0 <= t.explore_prob <= 1:

@@ -108,5 +108,3 @@ def config_from_dict(data: dict) -> Config:
     cfg = Config()
     overrides = {f"{section}.{name}": value for section, values in data.items() for name, value in values.items()}
     return apply_overrides(cfg, overrides)
-
-

@@ -28,7 +28,11 @@ def screened_index(spec: str, name: str) -> int:
 def dreamed_reward(agent: Agent, windows: torch.Tensor, between: torch.Tensor, action: int,
                    seed: int) -> torch.Tensor:
     """(n,): the dreamed reward of `action` taken after latent windows (n, C, c, h, w), with the actions
-    `between` (n, C - 1) taken between their frames; the dream's noise is drawn from `seed`."""
+    `between` (n, C - 1) taken between their frames; the dream's noise is drawn from `seed`.
+
+    The screen passes the same seed at every decision, so it answers alike for the same window and
+    actions whenever they come (with several envs, a window's noise still depends on which other envs
+    ask at that decision)."""
     first = torch.full((len(windows), 1), action, dtype=torch.long, device=windows.device)
     noise = torch.Generator(device=windows.device).manual_seed(seed)
     return dream(agent.world_model, windows, between, agent.config.sampler, actions=first, horizon=1,
@@ -48,6 +52,8 @@ class ScreenActor(DreamingActor):
         held = asked.clone()
         rewards = dreamed_reward(self.agent, windows[asked], between[asked], self.action, self.seed)
         held[asked] = rewards <= self.threshold
+        if not held.any():
+            return chosen
         logits = self.actor_critic.policy_logits(windows[held]).float()
         logits[:, self.action] = -torch.inf
         chosen = chosen.clone()

@@ -62,9 +62,10 @@ def dreams_and_policy(agent, store: EpisodeStore, attack: int, segments: int, se
 
 def real_play(agent, spec: str, attack: int, episodes: int, seed: int, screen: bool) -> dict:
     env = make_env(spec, seed)
-    C = agent.config.world_model.context
-    actor = ScreenActor(agent, attack, KILL, seed=0) if screen else LatentActor(agent.autoencoder,
-                                                                                agent.actor_critic, C, "cpu")
+    if screen:
+        actor = ScreenActor(agent, attack, KILL, seed=0)
+    else:
+        actor = LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, "cpu")
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for _ in range(episodes):

@@ -103,6 +103,12 @@ def test_eval_command_refuses_to_look_ahead_without_a_world_model(ppo_run, tmp_p
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_eval_command_refuses_to_screen_without_a_world_model(ppo_run, tmp_path):
+    result = run_cli("eval", "--checkpoint", ppo_run, "--episodes", 1, "--screen-action", "ATTACK", cwd=tmp_path)
+    assert result.returncode == 2 and "no world model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_resume_continues_a_ppo_run(ppo_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(ppo_run, run)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 import train
-from agent.options import parse_config
 from agent.dream_video import log_dreams
+from agent.options import parse_config
 from agent.play import PANEL_FONT, PANEL_WIDTH
 from agent.render import grid_size, label_height, line_height
 from conftest import run_cli
