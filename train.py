@@ -140,11 +140,11 @@ class Trainer:
 
     def evaluate(self, episodes: int) -> dict:
         t, seed = self.cfg.train, self.cfg.train.seed + 10_000
-        actor = make_actor(self.agent.acting(), self.device, seed)
+        names = self.vec.get_attr("action_names")[0]
+        actor = make_actor(self.agent.acting(), self.device, seed, names)
         result = evaluate(self.cfg.env.spec, actor, episodes, seed, num_envs=self.cfg.env.num_envs, greedy=t.greedy)
         self.log({"charts/eval_return": result["mean"]})
-        log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir,
-                   self.vec.get_attr("action_names")[0])
+        log_dreams(self.writer, self.agent, self.store, self.counters["env_steps"], self.run_dir, names)
         self.bar.set_postfix(eval_return=f"{result['mean']:.1f}")
         return result
 

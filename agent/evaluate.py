@@ -107,12 +107,13 @@ def load_actor(checkpoint, device, seed: int, acting: dict | None = None, averag
     return make_actor(agent, device, seed), agent.config.env.spec, agent.config.train.greedy
 
 
-def make_actor(agent: Agent, device, seed: int) -> LatentActor:
-    """The policy alone, or with the lookahead or the action screen its run's config asks for."""
+def make_actor(agent: Agent, device, seed: int, names: list[str] | None = None) -> LatentActor:
+    """The policy alone, or with the lookahead or the action screen its run's config asks for; `names`, the
+    env's action names where the caller holds them, spare the screen a fresh env to read them from."""
     t = agent.config.train
     if t.lookahead_samples:
         return LookaheadActor(agent, t.lookahead_horizon, t.lookahead_samples, seed, device)
     if t.screen_action:
-        action = screened_index(agent.config.env.spec, t.screen_action)
+        action = screened_index(agent.config.env.spec, t.screen_action, names)
         return ScreenActor(agent, action, t.screen_reward, seed, device)
     return LatentActor(agent.autoencoder, agent.actor_critic, agent.config.world_model.context, device)

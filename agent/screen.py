@@ -17,9 +17,10 @@ from envs import DreamditError, action_names
 from world_model.sampler import dream
 
 
-def screened_index(spec: str, name: str) -> int:
-    """The index of the action `name` of the env `spec`; a one-line error where it has none of that name."""
-    names = action_names(spec)
+def screened_index(spec: str, name: str, names: list[str] | None = None) -> int:
+    """The index of the action `name` of the env `spec`, whose action `names` are read from a fresh env
+    unless given; a one-line error where it has none of that name."""
+    names = action_names(spec) if names is None else names
     if name not in names:
         raise DreamditError(f"--screen-action {name} is not an action of {spec} (its actions: {', '.join(names)})")
     return names.index(name)
