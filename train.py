@@ -23,7 +23,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from agent.acting import HoldExplorer, LatentActor, RandomActor
-from agent.checkpoint import agent_state, build_agent, load_modules
+from agent.checkpoint import build_agent, restore_training_state, training_state
 from agent.config import Config
 from agent.distributed import Distributed
 from agent.dream_video import log_dreams
@@ -34,12 +34,11 @@ from agent.options import parse_config
 from agent.ppo import PPOTrainer
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
 from agent.screen import screened_index
-from envs import DreamditError, EpisodeCollector, EpisodeStore, action_repeat, make_vector_env
+from agent.updates import Updater, progress
+from envs import EpisodeCollector, EpisodeStore, action_repeat, make_vector_env
 from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from world_model.latents import LatentCache
 from world_model.sampler import dream
-
-MAX_BAD_UPDATES = 10  # consecutive non-finite updates before the run stops
 
 
 class Trainer:
@@ -55,11 +54,7 @@ class Trainer:
         self.vec = make_vector_env(cfg.env.spec, cfg.env.num_envs, t.seed, train=True) if self.dist.is_main else None
         num_actions = self.dist.broadcast_int(int(self.vec.single_action_space.n) if self.vec else 0)
         self.agent = build_agent(cfg, num_actions, self.device)
-        self.optimizers = {
-            "autoencoder": torch.optim.AdamW(self.agent.autoencoder.parameters(), lr=t.autoencoder_lr),
-            "world_model": torch.optim.AdamW(self.agent.world_model.parameters(), lr=t.world_model_lr),
-            "actor_critic": torch.optim.Adam(self.agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
-        }
+        self.updater = Updater(self.agent, cfg, self.dist)
         self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
         self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
         self.repeat = action_repeat(cfg.env.spec)  # budgets count game steps; each decision plays this many
@@ -72,7 +67,7 @@ class Trainer:
         self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
         self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches
         self.counters = {"env_steps": 0, "autoencoder_updates": 0, "world_model_updates": 0, "policy_updates": 0,
-                         "wall_time": 0.0, "last_eval_step": 0, "bad_updates": 0}
+                         "wall_time": 0.0, "last_eval_step": 0}
         if resume:
             self.load()
         self.trained = {name: self.dist.wrap(module) for name, module in self.agent.modules().items()}
@@ -153,25 +148,11 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
 
     def optimise(self, name: str, loss: torch.Tensor, logs: dict) -> None:
-        """One update; a non-finite loss or gradient skips it, and too many in a row stop the run."""
-        counter = f"{name}_updates" if name != "actor_critic" else "policy_updates"
-        module, optimizer = self.agent.modules()[name], self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        finite = self.dist.all_finite(loss)
-        if finite:
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.train.grad_clip)
-            finite = bool(torch.isfinite(norm))
-        if not finite:
-            self.counters["bad_updates"] += 1
-            self.log({f"errors/nonfinite_{name}": self.counters["bad_updates"]})
-            tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
-            if self.counters["bad_updates"] >= MAX_BAD_UPDATES:
-                raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
-                                    f"the last good checkpoint is in {self.run_dir}")
+        """One update of module `name`, counted and logged; the updater skips a non-finite one."""
+        if not self.updater.step(name, loss, self.run_dir):
+            self.log({f"errors/nonfinite_{name}": self.updater.bad_in_a_row})
             return
-        optimizer.step()
-        self.counters["bad_updates"] = 0
+        counter = f"{name}_updates" if name != "actor_critic" else "policy_updates"
         self.counters[counter] += 1
         if self.counters[counter] % 10 == 0:
             self.log(logs)
@@ -184,24 +165,14 @@ class Trainer:
     def save(self) -> None:
         """Rank 0 writes the checkpoint (atomically: a kill mid-write keeps the previous one)."""
         self.last_save = time.time()
-        if not self.dist.is_main:
-            return
-        payload = agent_state(self.agent)
-        payload["state"]["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
-        payload["state"]["return_scale"] = self.return_scale.state_dict()
-        payload["counters"] = dict(self.counters, wall_time=self.wall_time())
-        payload["rng"] = {"torch": torch.get_rng_state(), "numpy": self.rng.bit_generator.state}
-        save_checkpoint(self.run_dir / CHECKPOINT_NAME, payload)
+        if self.dist.is_main:
+            counters = dict(self.counters, wall_time=self.wall_time())
+            payload = training_state(self.agent, self.updater.optimizers, self.return_scale, counters, self.rng)
+            save_checkpoint(self.run_dir / CHECKPOINT_NAME, payload)
 
     def load(self) -> None:
-        payload = load_checkpoint(self.run_dir)
-        load_modules(self.agent, payload, str(self.run_dir))
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(payload["state"]["optimizers"][name])
-        self.return_scale.load_state_dict(payload["state"]["return_scale"])
-        self.counters.update(payload["counters"])
-        torch.set_rng_state(payload["rng"]["torch"])
-        self.rng.bit_generator.state = payload["rng"]["numpy"]
+        restore_training_state(load_checkpoint(self.run_dir), self.agent, self.updater.optimizers,
+                               self.return_scale, self.counters, self.rng, str(self.run_dir))
 
     def wall_time(self) -> float:
         return self.counters["wall_time"] + time.time() - self.started
@@ -250,19 +221,9 @@ class Trainer:
             self.bar.close()
             for resource_ in [r for r in (self.writer, self.vec) if r is not None]:  # rank 0 alone holds them
                 resource_.close()
-        if self.dist.enabled:
-            self.dist.barrier()  # ranks destroy the group together; one leaving early can hang rank 0 at exit
-            checksum = sum(p.double().sum().item() for m in self.agent.modules().values() for p in m.parameters())
-            # One write, so the lines of ranks sharing stderr do not interleave.
-            sys.stderr.write(f"rank {self.dist.rank}: parameter checksum {checksum:.10e}\n")
-            self.dist.close()
+        self.dist.finish(self.agent.modules().values())
         if self.dist.is_main:
             return write_results(self.run_dir, self.cfg, c["env_steps"], self.wall_time(), final)
-
-
-def progress(updates: int, desc: str):
-    """range(updates), with a progress bar of its own when it is long (the warm-up phases)."""
-    return tqdm(range(updates), desc=desc, unit="update", leave=False, disable=updates < 500)
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,8 @@
 """Building the agent's networks from a config, and reading them back from a checkpoint."""
 from dataclasses import asdict, dataclass, replace
 
+import torch
+
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from agent.actor_critic import ActorCritic
@@ -8,7 +10,7 @@ from agent.config import Config
 from agent.options import config_from_dict
 from envs.errors import DreamditError
 from world_model.autoencoder import Autoencoder
-from world_model.checkpoint import load_checkpoint
+from world_model.checkpoint import check_same_env, load_checkpoint
 from world_model.model import WorldModel
 
 
@@ -58,10 +60,7 @@ def load_agent(run_or_file, device="cpu", payload: dict | None = None, average: 
 
 def load_modules(agent: Agent, payload: dict, source: str) -> None:
     """Load state dicts, with a one-line error when the checkpoint belongs to another env or architecture."""
-    saved = payload["config"]
-    if saved["env"]["spec"] != agent.config.env.spec or payload["num_actions"] != agent.num_actions:
-        raise DreamditError(f"checkpoint {source} is for {saved['env']['spec']} ({payload['num_actions']} actions), "
-                            f"not {agent.config.env.spec} ({agent.num_actions} actions)")
+    check_same_env(payload, agent.config.env.spec, agent.num_actions, source)
     for name, module in agent.modules().items():
         try:
             module.load_state_dict(payload["state"][name])
@@ -79,3 +78,25 @@ def agent_state(agent: Agent) -> dict:
     return {"config": asdict(agent.config), "num_actions": agent.num_actions, "state": state}
 
 
+
+
+def training_state(agent: Agent, optimizers: dict, return_scale, counters: dict, rng) -> dict:
+    """A training checkpoint: the agent and what a resumed run needs to go on as if never stopped."""
+    payload = agent_state(agent)
+    payload["state"]["optimizers"] = {name: optimizer.state_dict() for name, optimizer in optimizers.items()}
+    payload["state"]["return_scale"] = return_scale.state_dict()
+    payload["counters"] = counters
+    payload["rng"] = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state}
+    return payload
+
+
+def restore_training_state(payload: dict, agent: Agent, optimizers: dict, return_scale, counters: dict, rng,
+                           source: str) -> None:
+    """The inverse of training_state, into the trainer's objects."""
+    load_modules(agent, payload, source)
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(payload["state"]["optimizers"][name])
+    return_scale.load_state_dict(payload["state"]["return_scale"])
+    counters.update(payload["counters"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    rng.bit_generator.state = payload["rng"]["numpy"]

@@ -6,6 +6,7 @@ update, whose gradients DDP all-reduces. Without torchrun there is one process
 and every helper here is a no-op.
 """
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +64,12 @@ class Distributed:
             for buffer in module.buffers():
                 dist.broadcast(buffer, 0)
 
-    def close(self) -> None:
-        if self.enabled:
-            dist.destroy_process_group()
+    def finish(self, modules) -> None:
+        """Leave the group together (a rank leaving early can hang rank 0 at exit), each rank first writing a
+        checksum of its parameters: equal on all ranks when DDP kept them in step."""
+        if not self.enabled:
+            return
+        self.barrier()
+        checksum = sum(p.double().sum().item() for module in modules for p in module.parameters())
+        sys.stderr.write(f"rank {self.rank}: parameter checksum {checksum:.10e}\n")  # one write: no interleaving
+        dist.destroy_process_group()

@@ -29,7 +29,7 @@ from agent.ppo_network import PPONetwork, explained_variance, gae, load_network_
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
 from envs import DreamditError, action_repeat, make_vector_env
 from envs.vector import finished_episodes
-from world_model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from world_model.checkpoint import CHECKPOINT_NAME, check_same_env, load_checkpoint, save_checkpoint
 
 
 class PPOTrainer:
@@ -143,10 +143,7 @@ class PPOTrainer:
 
     def load(self) -> None:
         payload = load_checkpoint(self.run_dir)
-        saved = payload["config"]["env"]["spec"]
-        if saved != self.cfg.env.spec or payload["num_actions"] != self.num_actions:
-            raise DreamditError(f"checkpoint {self.run_dir} is for {saved} ({payload['num_actions']} actions), "
-                                f"not {self.cfg.env.spec} ({self.num_actions} actions)")
+        check_same_env(payload, self.cfg.env.spec, self.num_actions, str(self.run_dir))
         load_network_state(self.network, payload, str(self.run_dir))
         self.optimizer.load_state_dict(payload["state"]["optimizer"])
         self.counters.update(payload["counters"])

@@ -54,3 +54,11 @@ def load_checkpoint(run_or_file, map_location="cpu") -> dict:
     payload["config"].get("dit", {}).setdefault("context_skip", False)
     payload["config"].get("autoencoder", {}).setdefault("detail_weight", 0.0)
     return payload
+
+
+def check_same_env(payload: dict, spec: str, num_actions: int, source: str) -> None:
+    """A one-line error when a checkpoint belongs to another env than the one it is loaded for."""
+    saved = payload["config"]["env"]["spec"]
+    if saved != spec or payload["num_actions"] != num_actions:
+        raise DreamditError(f"checkpoint {source} is for {saved} ({payload['num_actions']} actions), "
+                            f"not {spec} ({num_actions} actions)")

@@ -1,0 +1,50 @@
+"""One gradient step of a trained module, skipped when its loss or gradient is not finite.
+
+A single bad batch (a NaN from a rare extreme latent, an overflow under bf16) should cost one update, not the
+run; a run whose every update goes bad stops with the last good checkpoint kept.
+"""
+import torch
+from tqdm import tqdm
+
+from envs.errors import DreamditError
+
+MAX_BAD_UPDATES = 10  # consecutive non-finite updates before the run stops
+
+
+class Updater:
+    """The optimizers of the agent's trained modules, and their steps."""
+
+    def __init__(self, agent, cfg, dist):
+        t = cfg.train
+        self.modules, self.grad_clip, self.dist = agent.modules(), t.grad_clip, dist
+        self.optimizers = {
+            "autoencoder": torch.optim.AdamW(agent.autoencoder.parameters(), lr=t.autoencoder_lr),
+            "world_model": torch.optim.AdamW(agent.world_model.parameters(), lr=t.world_model_lr),
+            "actor_critic": torch.optim.Adam(agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
+        }
+        self.bad_in_a_row = 0
+
+    def step(self, name: str, loss: torch.Tensor, run_dir) -> bool:
+        """Backpropagate `loss` into module `name` and step its optimizer -> whether the update was taken."""
+        module, optimizer = self.modules[name], self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        finite = self.dist.all_finite(loss)  # every rank skips together
+        if finite:
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
+            finite = bool(torch.isfinite(norm))
+        if finite:
+            optimizer.step()
+            self.bad_in_a_row = 0
+            return True
+        self.bad_in_a_row += 1
+        tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
+        if self.bad_in_a_row >= MAX_BAD_UPDATES:
+            raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
+                                f"the last good checkpoint is in {run_dir}")
+        return False
+
+
+def progress(updates: int, desc: str):
+    """range(updates), with a progress bar of its own when it is long (the warm-up phases)."""
+    return tqdm(range(updates), desc=desc, unit="update", leave=False, disable=updates < 500)
