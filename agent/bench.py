@@ -2,12 +2,14 @@
 
     dreamdit bench --suite vizdoom --algos dreamdit,ppo --seeds 5 --steps 100000 --jobs 2
     dreamdit bench --suite atari --report-only
+    dreamdit bench --suite vizdoom --report-only --results benchmarks/results/suite_vizdoom.json
 
 Each run is `python train.py --preset P --env ENV --algo ALGO --seed S --total-steps N --run-dir
 RUN_ROOT/<env>__<algo>__<seed>`, its output in that directory's bench.log. ENV is the suite's spec
 of a game, at the decision rate of its preset (vizdoom:TakeCover,repeat=8, as `default` has it). A run
 with a results.json is finished and never redone; one with only a checkpoint is resumed (--resume).
-The report reads every finished run under RUN_ROOT.
+The report reads every finished run under RUN_ROOT, or with --results the committed result files a manifest
+names, so that a fresh clone rebuilds the committed report.
 """
 import argparse
 import os
@@ -63,6 +65,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--run-root", default="runs/bench", help="where the runs go (never commit them)")
     parser.add_argument("--out", default="benchmarks", help="RESULTS.md goes here, curves under OUT/results/")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report from finished runs")
+    parser.add_argument("--results", type=Path, help="with --report-only: build the report from the committed "
+                        "result files this manifest names instead of from --run-root (agent/bench_report.py)")
     args = parser.parse_args(argv)
     args.algos = args.algos.split(",")
     if bad := [algo for algo in args.algos if algo not in ("dreamdit", "ppo")]:
@@ -72,6 +76,8 @@ def parse_args(argv) -> argparse.Namespace:
     if bad := [game for game in wanted if game not in games]:
         raise DreamditError(f"--envs: {bad[0]} is not in the {args.suite} suite ({', '.join(games)})")
     args.envs = [games[game] for game in wanted]
+    if args.results and not args.report_only:
+        raise DreamditError("--results builds a report from files already measured: add --report-only")
     if args.seeds < 1 or args.jobs < 1 or (args.steps is not None and args.steps < 1):
         raise DreamditError("--seeds, --jobs and --steps must be at least 1")
     return args
@@ -125,7 +131,7 @@ def run_all(args) -> list[Run]:
 def main(argv=None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     failed = [] if args.report_only else run_all(args)
-    report = write_report(Path(args.run_root), Path(args.out), args.suite, SUITES[args.suite], machine())
+    report = write_report(Path(args.run_root), Path(args.out), args.suite, SUITES[args.suite], machine(), args.results)
     print(f"report: {report}")
     if failed:
         raise DreamditError(f"{len(failed)} run(s) failed, e.g. {failed[0].dir}: see its bench.log; "

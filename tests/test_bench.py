@@ -1,10 +1,11 @@
 """`dreamdit bench`: real smoke runs, skipped once finished, and the report built from them."""
 import json
+import shutil
 
 from agent.bench import Run, command, parse_args, plan
 from agent.bench_report import write_report
 from agent.config import PRESETS, Config
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 BENCH = ["bench", "--suite", "vizdoom", "--envs", "vizdoom:Basic", "--algos", "ppo", "--seeds", 1,
          "--preset", "smoke", "--run-root", "runs", "--out", "report"]
@@ -24,7 +25,7 @@ def test_bench_runs_then_skips_finished_runs_and_reports(tmp_path):
 
     report = (tmp_path / "report" / "RESULTS.md").read_text()
     final = json.loads(results.read_text())["final_eval"]["mean"]
-    assert "| vizdoom:Basic | ppo | 1 |" in report and f"{final:.1f} ± 0.0" in report
+    assert "| vizdoom:Basic | ppo | – | 1 |" in report and f"{final:.1f} (one seed)" in report
     assert (tmp_path / "report" / "results" / "vizdoom_episodic_return.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -60,7 +61,8 @@ def test_vizdoom_suite_benchmarks_each_game_at_its_presets_decision_rate(tmp_pat
         "peak_memory_gb": 1.0, "final_eval": {"mean": 800.0, "std": 0.0, "episodes": 100, "greedy": True},
         "command": "train.py --seed 0"}))
     report = write_report(tmp_path, tmp_path / "out", "vizdoom", args.envs, "test machine").read_text()
-    assert "| vizdoom:TakeCover,repeat=8 | dreamdit | 1 | 100000 | greedy | 800.0 ± 0.0 |" in report
+    assert "| vizdoom:TakeCover,repeat=8 | dreamdit | – | 1 | 100000 | greedy | 800.0 (one seed) |" in report
+    assert "| 1 of 1 ≥ 750 |" in report  # the project's target for the game
     assert "World Models, controller trained in its dream, 1092 ± 556" in report  # published, by game
 
 
@@ -79,12 +81,71 @@ def test_atari_report_normalises_by_human_scores(tmp_path):
     suite = ["atari:Pong", "atari:Breakout", "atari:Boxing"]  # Boxing has no run
     report = write_report(tmp_path / "runs", tmp_path / "out", "atari", suite, "test machine").read_text()
     assert "No finished run yet for atari:Boxing" in report
-    assert "| ppo | 2 | 2 | 0.500 | 0.500 |" in report  # mean and median HNS over the games
+    assert "| ppo | – | 2 | 2 | 0.500 | 0.500 |" in report  # mean and median HNS over the games
     assert "IRIS 14.6" in report and "DIAMOND 1.459" in report
-    assert "- `python train.py --env atari:Breakout --algo ppo --seed 1`" in report  # what measured each row
+    assert "- ppo, seed 1: `python train.py --env atari:Breakout --algo ppo --seed 1`" in report  # what measured it
 
 
 def test_bad_bench_input_gives_one_line_and_status_2(tmp_path):
     result = run_cli("bench", "--suite", "atari", "--envs", "vizdoom:Basic", cwd=tmp_path)
     assert result.returncode == 2 and "not in the atari suite" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def results_file(path, env, seed, mean, greedy, env_steps=100_000):
+    path.write_text(json.dumps({
+        "env": env, "algo": "dreamdit", "seed": seed, "env_steps": env_steps, "wall_time_s": 600.0,
+        "peak_memory_gb": 1.5, "final_eval": {"mean": mean, "std": 1.0, "episodes": 100, "greedy": greedy},
+        "command": f"train.py --seed {seed}"}))
+
+
+def test_report_from_a_manifest_of_committed_result_files(tmp_path):
+    results, env = tmp_path / "benchmarks" / "results", "vizdoom:DefendCenter,repeat=2"
+    results.mkdir(parents=True)
+    results_file(results / "seed0.json", env, 0, 4.0, True)
+    results_file(results / "seed1.json", env, 1, 3.0, False, env_steps=50_000)  # counted decisions
+    (results / "eval_greedy_seed1.json").write_text(json.dumps(
+        {"env": env, "episodes": 100, "greedy": True, "mean": 6.0, "std": 2.0, "returns": [6.0] * 100}))
+    (results / "suite.json").write_text(json.dumps({
+        "machine": "a test machine", "figures": [{"file": "curves.png", "caption": "the curves"}],
+        "groups": [{"env": env, "algo": "dreamdit", "variant": "some preset, greedy", "runs": [
+            {"run": "seed0.json"},
+            {"run": "seed1.json", "eval": "eval_greedy_seed1.json", "counted_decisions": True, "note": "older"}]}]}))
+    result = run_cli("bench", "--suite", "vizdoom", "--report-only", "--results", "benchmarks/results/suite.json",
+                     "--out", "benchmarks", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "benchmarks" / "RESULTS.md").read_text()
+    # The eval file replaced seed 1's final evaluation; its decisions became game steps; std over seeds is ddof 1.
+    assert "| some preset, greedy | 2 | 100000 | greedy | 5.00 ± 1.41 |" in report
+    assert "| 1 of 2 ≥ 5 |" in report and "6.00 ± 2.00 (100)" in report
+    assert "(`seed1.json`, `eval_greedy_seed1.json`); older" in report
+    assert "![the curves](results/curves.png)" in report and "Machines of the runs: a test machine" in report
+
+
+def test_bad_manifest_gives_one_line_and_status_2(tmp_path):
+    (tmp_path / "suite.json").write_text(json.dumps({"machine": "m", "groups": [
+        {"env": "vizdoom:Basic", "algo": "ppo", "variant": "v", "runs": [{"run": "missing.json"}]}]}))
+    for extra in ([], ["--report-only"]):
+        result = run_cli("bench", "--suite", "vizdoom", "--results", "suite.json", *extra, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "add --report-only" in run_cli("bench", "--suite", "vizdoom", "--results", "suite.json",
+                                          cwd=tmp_path).stderr
+    assert "cannot read result file missing.json" in result.stderr
+
+
+def test_committed_report_is_what_the_committed_result_files_give(tmp_path):
+    """benchmarks/RESULTS.md is rebuilt from the files its manifest names, on any machine but for that line."""
+    manifest = ROOT / "benchmarks" / "results" / "suite_vizdoom.json"
+    copy = tmp_path / "benchmarks" / "results"
+    copy.mkdir(parents=True)
+    spec = json.loads(manifest.read_text())
+    for name in {manifest.name} | {entry[key] for group in spec["groups"] for entry in group["runs"]
+                                   for key in ("run", "eval") if key in entry}:
+        shutil.copy(manifest.parent / name, copy / name)
+    result = run_cli("bench", "--suite", "vizdoom", "--report-only", "--results",
+                     "benchmarks/results/suite_vizdoom.json", "--out", "benchmarks", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def report(path):
+        return [line for line in path.read_text().splitlines() if not line.startswith("Machine of this report")]
+    assert report(tmp_path / "benchmarks" / "RESULTS.md") == report(ROOT / "benchmarks" / "RESULTS.md")
