@@ -54,7 +54,6 @@ class Trainer:
         self.vec = make_vector_env(cfg.env.spec, cfg.env.num_envs, t.seed, train=True) if self.dist.is_main else None
         num_actions = self.dist.broadcast_int(int(self.vec.single_action_space.n) if self.vec else 0)
         self.agent = build_agent(cfg, num_actions, self.device)
-        self.updater = Updater(self.agent, cfg, self.dist)
         self.store = EpisodeStore(self.run_dir / "episodes", reader=not self.dist.is_main)
         self.collector = EpisodeCollector(self.vec, self.store) if self.vec else None
         self.repeat = action_repeat(cfg.env.spec)  # budgets count game steps; each decision plays this many
@@ -67,7 +66,8 @@ class Trainer:
         self.return_scale = ReturnScale(cfg.actor_critic.return_norm_decay)
         self.rng = np.random.default_rng([t.seed, self.dist.rank])  # each rank samples its own batches
         self.counters = {"env_steps": 0, "autoencoder_updates": 0, "world_model_updates": 0, "policy_updates": 0,
-                         "wall_time": 0.0, "last_eval_step": 0}
+                         "wall_time": 0.0, "last_eval_step": 0, "bad_updates": 0}
+        self.updater = Updater(self.agent, cfg, self.dist, self.counters, self.run_dir)
         if resume:
             self.load()
         self.trained = {name: self.dist.wrap(module) for name, module in self.agent.modules().items()}
@@ -149,8 +149,9 @@ class Trainer:
 
     def optimise(self, name: str, loss: torch.Tensor, logs: dict) -> None:
         """One update of module `name`, counted and logged; the updater skips a non-finite one."""
-        if not self.updater.step(name, loss, self.run_dir):
-            self.log({f"errors/nonfinite_{name}": self.updater.bad_in_a_row})
+        if not self.updater.step(name, loss):
+            self.log({f"errors/nonfinite_{name}": self.counters["bad_updates"]})
+            self.updater.stop_if_stuck(name)
             return
         counter = f"{name}_updates" if name != "actor_critic" else "policy_updates"
         self.counters[counter] += 1

@@ -60,34 +60,61 @@ def load_runs(run_root: Path, envs: list[str]) -> dict:
             for env in envs for algo in ALGOS if (env, algo, "") in groups}
 
 
-def load_manifest(manifest: Path) -> dict:
-    """(env, algo, variant) -> the runs a manifest names (module docstring), in its order."""
-    def read(name: str) -> dict:
-        try:
-            return json.loads((manifest.parent / name).read_text())
-        except (OSError, ValueError) as err:
-            raise DreamditError(f"{manifest}: cannot read result file {name} ({err})") from err
+RUN_KEYS = ("env", "algo", "seed", "env_steps", "wall_time_s", "peak_memory_gb", "final_eval", "command")
+EVAL_KEYS = ("mean", "std", "episodes")  # of a final evaluation, in results.json or a `dreamdit eval` file
 
+
+def read_result(manifest: Path, name: str, keys: tuple = ()) -> dict:
+    """A result file a manifest names, which must hold `keys`."""
+    try:
+        data = json.loads((manifest.parent / name).read_text())
+    except (OSError, ValueError) as err:
+        raise DreamditError(f"{manifest}: cannot read result file {name} ({err})") from err
+    if missing := [field for field in keys if field not in data]:
+        raise DreamditError(f"{manifest}: result file {name} lacks {', '.join(missing)}")
+    return data
+
+
+def manifest_run(manifest: Path, entry: dict, machine: str) -> dict:
+    """One run of a manifest: its results.json, with its final evaluation replaced where an eval file is named."""
+    run = dict(read_result(manifest, entry["run"], RUN_KEYS), run_dir=None, machine=entry.get("machine", machine),
+               note=entry.get("note", ""), files=[entry["run"]])
+    if entry.get("counted_decisions"):  # runs from before budgets counted game steps
+        run["env_steps"] *= action_repeat(run["env"])
+    if "eval" in entry:
+        run["final_eval"], run["files"] = read_result(manifest, entry["eval"]), run["files"] + [entry["eval"]]
+    if missing := [field for field in EVAL_KEYS if field not in run["final_eval"]]:
+        raise DreamditError(f"{manifest}: the final evaluation in {run['files'][-1]} lacks {', '.join(missing)}")
+    if run["final_eval"].get("env", run["env"]) != run["env"]:
+        raise DreamditError(f"{manifest}: {run['files'][-1]} evaluated {run['final_eval']['env']}, "
+                            f"not the env of {entry['run']} ({run['env']})")
+    return run
+
+
+def load_manifest(manifest: Path) -> tuple[dict, list[dict]]:
+    """(env, algo, variant) -> the runs a manifest names (module docstring), in its order; and its figures.
+    Anything missing or inconsistent is a DreamditError naming the manifest and the file."""
     try:
         spec = json.loads(manifest.read_text())
         groups = {}
         for group in spec["groups"]:
-            runs = []
+            key, runs = (group["env"], group["algo"], group["variant"]), []
+            if key in groups or not group["runs"]:
+                raise DreamditError(f"{manifest}: the group {', '.join(key)} is empty or named twice")
             for entry in group["runs"]:
-                run = dict(read(entry["run"]), run_dir=None, machine=entry.get("machine", spec["machine"]),
-                           note=entry.get("note", ""), files=[entry["run"]])
-                if entry.get("counted_decisions"):  # runs from before budgets counted game steps
-                    run["env_steps"] *= action_repeat(run["env"])
-                if "eval" in entry:
-                    run["final_eval"], run["files"] = read(entry["eval"]), [entry["run"], entry["eval"]]
-                if run["env"] != group["env"] or run["algo"] != group["algo"]:
-                    raise DreamditError(f"{manifest}: {entry['run']} is a {run['algo']} run of {run['env']}, "
-                                        f"not of the group {group['algo']} on {group['env']}")
+                run = manifest_run(manifest, entry, spec["machine"])
+                if (run["env"], run["algo"]) != key[:2] or run["seed"] in [other["seed"] for other in runs]:
+                    raise DreamditError(f"{manifest}: {entry['run']} (a {run['algo']} run of {run['env']}, seed "
+                                        f"{run['seed']}) does not belong to the group {', '.join(key)}")
                 runs.append(run)
-            groups[group["env"], group["algo"], group["variant"]] = runs
+            groups[key] = runs
+        figures = spec.get("figures", [])
+        for figure in figures:
+            if "caption" not in figure or not (manifest.parent / figure["file"]).is_file():
+                raise DreamditError(f"{manifest}: figure {figure['file']} is not a file or has no caption")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DreamditError(f"{manifest} is not a readable results manifest ({type(err).__name__}: {err})") from err
-    return groups
+    return groups, figures
 
 
 def finals(runs: list[dict]) -> np.ndarray:
@@ -200,7 +227,7 @@ def relative(path: Path, start: Path) -> str:
 
 def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine: str,
                  manifest: Path | None = None) -> Path:
-    groups = load_manifest(manifest) if manifest else load_runs(run_root, envs)
+    groups, figures = load_manifest(manifest) if manifest else (load_runs(run_root, envs), [])
     curves = write_curves(groups, out / "results", suite)
     machines = sorted({run["machine"] for runs in groups.values() for run in runs})
     source = f"the committed result files that `{manifest}` names" if manifest else f"finished runs under `{run_root}`"
@@ -225,7 +252,6 @@ def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine
     if curves:
         lines += ["## Learning curves", "", *[f"![{path.stem}]({path.relative_to(out).as_posix()})" for path in curves]]
     elif manifest:
-        figures = json.loads(manifest.read_text()).get("figures", [])
         lines += ["## Learning curves", "", "Drawn from the runs' TensorBoard events, which stay with the runs "
                   "(never committed), by the commands `benchmarks/results/README.md` names.", ""]
         for figure in figures:

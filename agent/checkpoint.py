@@ -2,7 +2,6 @@
 from dataclasses import asdict, dataclass, replace
 
 import torch
-
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from agent.actor_critic import ActorCritic
@@ -76,8 +75,6 @@ def agent_state(agent: Agent) -> dict:
     if agent.average is not None:
         state["policy_average"] = agent.average.state_dict()
     return {"config": asdict(agent.config), "num_actions": agent.num_actions, "state": state}
-
-
 
 
 def training_state(agent: Agent, optimizers: dict, return_scale, counters: dict, rng) -> dict:

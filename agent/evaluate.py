@@ -5,6 +5,7 @@ measured in the same env, with the same seeds, as every policy.
 """
 import argparse
 import json
+import sys
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ def evaluate(spec: str, actor: LatentActor | RandomActor, episodes: int, seed: i
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="dreamdit eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="run directory or checkpoint file")
     parser.add_argument("--random", action="store_true", help="uniformly random actions in --env, no checkpoint")
@@ -81,9 +83,9 @@ def main(argv=None) -> None:
     greedy = greedy if args.greedy is None else args.greedy
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
-    if args.json:
+    if args.json:  # with the command, so that a result file says which checkpoint and episode seeds it measured
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+            json.dump(dict(result, command=" ".join(["dreamdit eval", *map(str, argv)])), f, indent=2)
 
 
 # The train fields that set how a trained agent acts; `dreamdit eval` may set them anew.

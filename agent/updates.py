@@ -1,4 +1,5 @@
-"""One gradient step of a trained module, skipped when its loss or gradient is not finite.
+"""Updates of the trained modules: their optimizers, and a gradient step skipped when its loss or gradient is not
+finite; with a progress bar over the long runs of updates.
 
 A single bad batch (a NaN from a rare extreme latent, an overflow under bf16) should cost one update, not the
 run; a run whose every update goes bad stops with the last good checkpoint kept.
@@ -12,19 +13,20 @@ MAX_BAD_UPDATES = 10  # consecutive non-finite updates before the run stops
 
 
 class Updater:
-    """The optimizers of the agent's trained modules, and their steps."""
+    """The optimizers of the agent's trained modules, and their steps. The count of bad updates in a row lives
+    in the trainer's `counters` (key "bad_updates"), so that a checkpoint keeps it."""
 
-    def __init__(self, agent, cfg, dist):
+    def __init__(self, agent, cfg, dist, counters: dict, run_dir):
         t = cfg.train
-        self.modules, self.grad_clip, self.dist = agent.modules(), t.grad_clip, dist
+        self.modules, self.grad_clip, self.dist, self.run_dir = agent.modules(), t.grad_clip, dist, run_dir
         self.optimizers = {
             "autoencoder": torch.optim.AdamW(agent.autoencoder.parameters(), lr=t.autoencoder_lr),
             "world_model": torch.optim.AdamW(agent.world_model.parameters(), lr=t.world_model_lr),
             "actor_critic": torch.optim.Adam(agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
         }
-        self.bad_in_a_row = 0
+        self.counters = counters
 
-    def step(self, name: str, loss: torch.Tensor, run_dir) -> bool:
+    def step(self, name: str, loss: torch.Tensor) -> bool:
         """Backpropagate `loss` into module `name` and step its optimizer -> whether the update was taken."""
         module, optimizer = self.modules[name], self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
@@ -35,14 +37,16 @@ class Updater:
             finite = bool(torch.isfinite(norm))
         if finite:
             optimizer.step()
-            self.bad_in_a_row = 0
-            return True
-        self.bad_in_a_row += 1
-        tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
-        if self.bad_in_a_row >= MAX_BAD_UPDATES:
+        self.counters["bad_updates"] = 0 if finite else self.counters["bad_updates"] + 1
+        if not finite:
+            tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
+        return finite
+
+    def stop_if_stuck(self, name: str) -> None:
+        """After a skipped update (and its log): too many in a row stop the run."""
+        if self.counters["bad_updates"] >= MAX_BAD_UPDATES:
             raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
-                                f"the last good checkpoint is in {run_dir}")
-        return False
+                                f"the last good checkpoint is in {self.run_dir}")
 
 
 def progress(updates: int, desc: str):

@@ -107,7 +107,7 @@ def test_report_from_a_manifest_of_committed_result_files(tmp_path):
     (results / "eval_greedy_seed1.json").write_text(json.dumps(
         {"env": env, "episodes": 100, "greedy": True, "mean": 6.0, "std": 2.0, "returns": [6.0] * 100}))
     (results / "suite.json").write_text(json.dumps({
-        "machine": "a test machine", "figures": [{"file": "curves.png", "caption": "the curves"}],
+        "machine": "a test machine", "figures": [{"file": "seed0.json", "caption": "the curves"}],
         "groups": [{"env": env, "algo": "dreamdit", "variant": "some preset, greedy", "runs": [
             {"run": "seed0.json"},
             {"run": "seed1.json", "eval": "eval_greedy_seed1.json", "counted_decisions": True, "note": "older"}]}]}))
@@ -119,7 +119,7 @@ def test_report_from_a_manifest_of_committed_result_files(tmp_path):
     assert "| some preset, greedy | 2 | 100000 | greedy | 5.00 ± 1.41 |" in report
     assert "| 1 of 2 ≥ 5 |" in report and "6.00 ± 2.00 (100)" in report
     assert "(`seed1.json`, `eval_greedy_seed1.json`); older" in report
-    assert "![the curves](results/curves.png)" in report and "Machines of the runs: a test machine" in report
+    assert "![the curves](results/seed0.json)" in report and "Machines of the runs: a test machine" in report
 
 
 def test_bad_manifest_gives_one_line_and_status_2(tmp_path):
@@ -131,6 +131,11 @@ def test_bad_manifest_gives_one_line_and_status_2(tmp_path):
     assert "add --report-only" in run_cli("bench", "--suite", "vizdoom", "--results", "suite.json",
                                           cwd=tmp_path).stderr
     assert "cannot read result file missing.json" in result.stderr
+    (tmp_path / "run.json").write_text(json.dumps({"env": "vizdoom:Basic", "algo": "ppo"}))
+    (tmp_path / "suite.json").write_text(json.dumps({"machine": "m", "groups": [
+        {"env": "vizdoom:Basic", "algo": "ppo", "variant": "v", "runs": [{"run": "run.json"}]}]}))
+    result = run_cli("bench", "--suite", "vizdoom", "--results", "suite.json", "--report-only", cwd=tmp_path)
+    assert result.returncode == 2 and "result file run.json lacks seed, env_steps" in result.stderr
 
 
 def test_committed_report_is_what_the_committed_result_files_give(tmp_path):
@@ -139,8 +144,9 @@ def test_committed_report_is_what_the_committed_result_files_give(tmp_path):
     copy = tmp_path / "benchmarks" / "results"
     copy.mkdir(parents=True)
     spec = json.loads(manifest.read_text())
-    for name in {manifest.name} | {entry[key] for group in spec["groups"] for entry in group["runs"]
-                                   for key in ("run", "eval") if key in entry}:
+    runs = [entry for group in spec["groups"] for entry in group["runs"]]
+    files = {entry[key] for entry in runs for key in ("run", "eval") if key in entry}
+    for name in {manifest.name} | files | {figure["file"] for figure in spec["figures"]}:
         shutil.copy(manifest.parent / name, copy / name)
     result = run_cli("bench", "--suite", "vizdoom", "--report-only", "--results",
                      "benchmarks/results/suite_vizdoom.json", "--out", "benchmarks", cwd=tmp_path)

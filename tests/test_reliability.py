@@ -131,7 +131,7 @@ def test_non_finite_loss_is_skipped_logged_and_stops_the_run_when_repeated(tmp_p
     before = [p.clone() for p in trainer.agent.world_model.parameters()]
     nan = torch.tensor(float("nan"), requires_grad=True)
     trainer.optimise("world_model", nan * sum(p.sum() for p in trainer.agent.world_model.parameters()), {})
-    assert trainer.updater.bad_in_a_row == 1 and trainer.counters["world_model_updates"] == 0
+    assert trainer.counters["bad_updates"] == 1 and trainer.counters["world_model_updates"] == 0
     assert all(torch.equal(b, p) for b, p in zip(before, trainer.agent.world_model.parameters()))
     with pytest.raises(DreamditError, match="non-finite world_model updates"):
         for _ in range(MAX_BAD_UPDATES):

@@ -35,6 +35,7 @@ def test_eval_command_on_the_smoke_run_acts_as_the_run_evaluates_unless_told(smo
     result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 3, "--json", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
+    assert figures["command"] == f"dreamdit eval --checkpoint {smoke_run} --episodes 3 --json {out}"
     assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
     assert figures["greedy"] and json.loads((smoke_run / "results.json").read_text())["final_eval"]["greedy"]
     result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 1, "--no-greedy", "--json", out, cwd=tmp_path)
@@ -71,6 +72,7 @@ def test_fidelity_command_on_the_smoke_run(smoke_run, tmp_path):
                      "--json", out, "--plot", plot, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
+    assert figures["command"] == f"dreamdit eval --checkpoint {smoke_run} --episodes 3 --json {out}"
     modes = figures["modes"]
     assert set(modes) == {"whole_trajectory", "autoregressive", "repeat_last_frame"}
     assert all(len(m["latent_mse"]) == 6 for m in modes.values())
