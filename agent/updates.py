@@ -35,12 +35,13 @@ class Updater:
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             finite = bool(torch.isfinite(norm))
-        if finite:
-            optimizer.step()
-        self.counters["bad_updates"] = 0 if finite else self.counters["bad_updates"] + 1
         if not finite:
+            self.counters["bad_updates"] += 1
             tqdm.write(f"skipped a {name} update: non-finite loss or gradient")
-        return finite
+            return False
+        optimizer.step()
+        self.counters["bad_updates"] = 0
+        return True
 
     def stop_if_stuck(self, name: str) -> None:
         """After a skipped update (and its log): too many in a row stop the run."""
