@@ -66,7 +66,7 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--out", default="benchmarks", help="RESULTS.md goes here, curves under OUT/results/")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report from finished runs")
     parser.add_argument("--results", type=Path, help="with --report-only: build the report from the committed "
-                        "result files this manifest names instead of from --run-root (agent/bench_report.py)")
+                        "result files this manifest names instead of from --run-root (agent/bench_manifest.py)")
     args = parser.parse_args(argv)
     args.algos = args.algos.split(",")
     if bad := [algo for algo in args.algos if algo not in ("dreamdit", "ppo")]:
