@@ -128,7 +128,7 @@ def run_commands(groups: dict) -> list[str]:
     """Each run's training command, as its results.json records it (train.py and its arguments), with the
     result files a manifest read and its note."""
     lines = []
-    for (env, algo, variant), runs in groups.items():
+    for (_, algo, variant), runs in groups.items():
         for run in runs:
             program, _, arguments = run["command"].partition(" ")
             files = f" ({', '.join(f'`{name}`' for name in run['files'])})" if "files" in run else ""
@@ -152,8 +152,8 @@ def write_curves(groups: dict, folder: Path, suite: str) -> list[Path]:
 
 
 def relative(path: Path, start: Path) -> str:
-    """`path` as a link from a file in `start` (os.path.relpath: either may lie outside the other)."""
-    return os.path.relpath(path.resolve(), start.resolve())
+    """`path` as a markdown link from a file in `start` (os.path.relpath: either may lie outside the other)."""
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
 def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine: str,
@@ -186,7 +186,7 @@ def write_report(run_root: Path, out: Path, suite: str, envs: list[str], machine
         lines += ["## Learning curves", "", "Drawn from the runs' TensorBoard events, which stay with the runs "
                   "(never committed), by the commands `benchmarks/results/README.md` names.", ""]
         for figure in figures:
-            lines += [f"![{figure['caption']}]({Path(relative(manifest.parent / figure['file'], out)).as_posix()})", ""]
+            lines += [f"![{figure['caption']}]({relative(manifest.parent / figure['file'], out)})", ""]
     out.mkdir(parents=True, exist_ok=True)
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
     return out / "RESULTS.md"
