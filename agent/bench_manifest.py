@@ -9,10 +9,10 @@ A manifest is a JSON file that reads
                            "machine": "...", "note": "..."}]}]}
 
 with paths relative to the manifest: `run` a run's results.json, `eval` (optional) a `dreamdit eval --json`
-file of the same run that replaces its final evaluation (e.g. greedy play of a run that evaluated sampling),
-`counted_decisions` (optional, true) for a run from before budgets counted game steps, whose env_steps counted
-decisions. An optional top-level "figures" list ({"file": ..., "caption": ...}) names committed learning
-curves to show.
+file of the same run (checked where the files record the run) that replaces its final evaluation (e.g. greedy
+play of a run that evaluated sampling), `counted_decisions` (optional, true) for a run from before budgets
+counted game steps, whose env_steps counted decisions. An optional top-level "figures" list ({"file": ...,
+"caption": ...}) names committed learning curves to show.
 """
 import json
 from pathlib import Path
@@ -39,16 +39,28 @@ def manifest_run(manifest: Path, entry: dict, machine: str) -> dict:
     """One run of a manifest: its results.json, with its final evaluation replaced where an eval file is named."""
     run = dict(read_result(manifest, entry["run"], RUN_KEYS), run_dir=None, machine=entry.get("machine", machine),
                note=entry.get("note", ""), files=[entry["run"]])
-    if entry.get("counted_decisions"):  # runs from before budgets counted game steps
-        run["env_steps"] *= action_repeat(run["env"])
     if "eval" in entry:
         run["final_eval"], run["files"] = read_result(manifest, entry["eval"]), run["files"] + [entry["eval"]]
+        check_same_run(manifest, run, entry)
+    if entry.get("counted_decisions"):  # runs from before budgets counted game steps
+        run["env_steps"] *= action_repeat(run["env"])
     if missing := [field for field in EVAL_KEYS if field not in run["final_eval"]]:
         raise DreamditError(f"{manifest}: the final evaluation in {run['files'][-1]} lacks {', '.join(missing)}")
     if run["final_eval"].get("env", run["env"]) != run["env"]:
         raise DreamditError(f"{manifest}: {run['files'][-1]} evaluated {run['final_eval']['env']}, "
                             f"not the env of {entry['run']} ({run['env']})")
     return run
+
+
+def check_same_run(manifest: Path, run: dict, entry: dict) -> None:
+    """An eval file that names the run it measured (seed, game steps, checkpoint digest) must name this one;
+    files from before `dreamdit eval --json` recorded them pass unchecked."""
+    evaluation = run["final_eval"]
+    pairs = [("trained_seed", "seed"), ("trained_env_steps", "env_steps"), ("checkpoint_sha256", "checkpoint_sha256")]
+    for measured, trained in pairs:
+        if measured in evaluation and trained in run and evaluation[measured] != run[trained]:
+            raise DreamditError(f"{manifest}: {entry['eval']} measured a checkpoint with {measured} "
+                                f"{evaluation[measured]}, not the run of {entry['run']} ({trained} {run[trained]})")
 
 
 def load_manifest(manifest: Path) -> tuple[dict, list[dict]]:

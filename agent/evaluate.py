@@ -18,7 +18,7 @@ from agent.lookahead import LookaheadActor
 from agent.ppo_network import load_ppo_actor
 from agent.screen import ScreenActor, screened_index
 from envs import DreamditError, EpisodeCollector, make_env, make_vector_env
-from world_model.checkpoint import load_checkpoint
+from world_model.checkpoint import checkpoint_sha256, load_checkpoint
 
 
 def evaluate(spec: str, actor: LatentActor | RandomActor, episodes: int, seed: int, num_envs: int = 4,
@@ -76,27 +76,39 @@ def main(argv=None) -> None:
         env = make_env(args.env)
         actor, spec, greedy = RandomActor(int(env.action_space.n)), args.env, False
         env.close()
+        trained = {}
     else:
         acting = {name: getattr(args, name) for name in ACTING}
+        payload = load_checkpoint(args.checkpoint)
         actor, spec, greedy = load_actor(args.checkpoint, args.device, args.seed, acting,
-                                         average=not args.latest_weights)
+                                         average=not args.latest_weights, payload=payload)
+        trained = trained_run(args.checkpoint, payload)
     greedy = greedy if args.greedy is None else args.greedy
     result = evaluate(spec, actor, args.episodes, args.seed, greedy=greedy, progress=True)
     print(f"{result['env']}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes")
-    if args.json:  # with the command, so that a result file says which checkpoint and episode seeds it measured
+    if args.json:  # with the command and the run, so that a result file says what it measured
         with open(args.json, "w") as f:
-            json.dump(dict(result, command=" ".join(["dreamdit eval", *map(str, argv)])), f, indent=2)
+            json.dump(dict(result, command=" ".join(["dreamdit eval", *map(str, argv)]), **trained), f, indent=2)
+
+
+def trained_run(checkpoint, payload: dict) -> dict:
+    """What identifies the run a checkpoint belongs to: its seed, its game steps so far and the file's digest,
+    which the results.json of a finished run records too."""
+    return {"trained_seed": payload["config"]["train"]["seed"], "trained_env_steps": payload["counters"]["env_steps"],
+            "checkpoint_sha256": checkpoint_sha256(checkpoint)}
 
 
 # The train fields that set how a trained agent acts; `dreamdit eval` may set them anew.
 ACTING = ("lookahead_samples", "lookahead_horizon", "screen_action", "screen_reward")
 
 
-def load_actor(checkpoint, device, seed: int, acting: dict | None = None, average: bool = True):
-    """(actor, env spec, whether the run evaluates greedily) of a dreamdit or PPO checkpoint; `acting` sets
-    fields of ACTING (None: the run's own setting); `average` as in load_agent."""
+def load_actor(checkpoint, device, seed: int, acting: dict | None = None, average: bool = True,
+               payload: dict | None = None):
+    """(actor, env spec, whether the run evaluates greedily) of a dreamdit or PPO checkpoint (read here unless
+    its `payload` is given); `acting` sets fields of ACTING (None: the run's own setting); `average` as in
+    load_agent."""
     acting = {name: value for name, value in (acting or {}).items() if value is not None}
-    payload = load_checkpoint(checkpoint)
+    payload = payload or load_checkpoint(checkpoint)
     config = payload["config"]
     if config["train"]["algo"] == "ppo":
         if acting.get("lookahead_samples") or acting.get("screen_action"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from envs.errors import DreamditError
-from world_model.checkpoint import CHECKPOINT_NAME
+from world_model.checkpoint import CHECKPOINT_NAME, checkpoint_sha256
 
 
 def setup_torch(seed: int, threads: int, device: str) -> torch.device:
@@ -21,10 +21,11 @@ def setup_torch(seed: int, threads: int, device: str) -> torch.device:
 
 
 def write_results(run_dir: Path, cfg, env_steps: int, wall_time_s: float, final_eval: dict) -> dict:
-    """results.json: the final evaluation with what it cost."""
+    """results.json: the final evaluation with what it cost, and the digest of the final checkpoint that a
+    later `dreamdit eval --json` of the run repeats."""
     results = {"env": cfg.env.spec, "algo": cfg.train.algo, "seed": cfg.train.seed, "env_steps": env_steps,
                "wall_time_s": wall_time_s, "peak_memory_gb": peak_memory_gb(), "final_eval": final_eval,
-               "command": " ".join(sys.argv)}
+               "command": " ".join(sys.argv), "checkpoint_sha256": checkpoint_sha256(run_dir)}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     return results
 

@@ -138,6 +138,21 @@ def test_bad_manifest_gives_one_line_and_status_2(tmp_path):
     assert result.returncode == 2 and "result file run.json lacks seed, env_steps" in result.stderr
 
 
+def test_an_eval_file_of_another_run_is_refused(tmp_path):
+    env = "vizdoom:DefendCenter,repeat=2"
+    results_file(tmp_path / "seed1.json", env, 1, 3.0, True)
+    evaluation = {"env": env, "episodes": 100, "greedy": True, "mean": 6.0, "std": 2.0, "returns": [6.0] * 100}
+    (tmp_path / "suite.json").write_text(json.dumps({"machine": "m", "groups": [
+        {"env": env, "algo": "dreamdit", "variant": "v", "runs": [{"run": "seed1.json", "eval": "eval.json"}]}]}))
+    for trained, accepted in [({}, True), ({"trained_seed": 1, "trained_env_steps": 100_000}, True),
+                              ({"trained_seed": 2}, False), ({"trained_env_steps": 50_000}, False)]:
+        (tmp_path / "eval.json").write_text(json.dumps(dict(evaluation, **trained)))
+        result = run_cli("bench", "--suite", "vizdoom", "--report-only", "--results", "suite.json", cwd=tmp_path)
+        assert (result.returncode == 0) == accepted, result.stderr[-2000:]
+    assert "eval.json measured a checkpoint with trained_env_steps 50000, not the run of seed1.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_committed_report_is_what_the_committed_result_files_give(tmp_path):
     """benchmarks/RESULTS.md is rebuilt from the files its manifest names, on any machine but for that line."""
     manifest = ROOT / "benchmarks" / "results" / "suite_vizdoom.json"

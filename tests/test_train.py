@@ -1,4 +1,5 @@
 """The real training loop end to end on ViZDoom with the smoke preset, and the commands around it."""
+import hashlib
 import json
 import shutil
 from dataclasses import asdict, fields
@@ -37,7 +38,12 @@ def test_eval_command_on_the_smoke_run_acts_as_the_run_evaluates_unless_told(smo
     figures = json.loads(out.read_text())
     assert figures["command"] == f"dreamdit eval --checkpoint {smoke_run} --episodes 3 --json {out}"
     assert len(figures["returns"]) == 3 and figures["mean"] == pytest.approx(np.mean(figures["returns"]))
-    assert figures["greedy"] and json.loads((smoke_run / "results.json").read_text())["final_eval"]["greedy"]
+    results = json.loads((smoke_run / "results.json").read_text())
+    assert figures["greedy"] and results["final_eval"]["greedy"]
+    # It names the run it measured as the run's results.json does: the manifest pairs the two files by these.
+    assert (figures["trained_seed"], figures["trained_env_steps"]) == (3, results["env_steps"])
+    assert figures["checkpoint_sha256"] == results["checkpoint_sha256"]
+    assert results["checkpoint_sha256"] == hashlib.sha256((smoke_run / "checkpoint.pt").read_bytes()).hexdigest()
     result = run_cli("eval", "--checkpoint", smoke_run, "--episodes", 1, "--no-greedy", "--json", out, cwd=tmp_path)
     assert result.returncode == 0 and not json.loads(out.read_text())["greedy"], result.stderr[-2000:]
 

@@ -5,6 +5,7 @@ a dict, so it loads with `torch.load(weights_only=True)`. It is written to a
 temporary file in the same directory and renamed, so a run killed mid-write
 keeps its previous checkpoint.
 """
+import hashlib
 import os
 import pickle
 import zipfile
@@ -54,6 +55,15 @@ def load_checkpoint(run_or_file, map_location="cpu") -> dict:
     payload["config"].get("dit", {}).setdefault("context_skip", False)
     payload["config"].get("autoencoder", {}).setdefault("detail_weight", 0.0)
     return payload
+
+
+def checkpoint_sha256(run_or_file) -> str:
+    """The checkpoint file's SHA-256: a run's results.json and an evaluation of that run name the same one."""
+    digest = hashlib.sha256()
+    with open(resolve_checkpoint(run_or_file), "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_same_env(payload: dict, spec: str, num_actions: int, source: str) -> None:
