@@ -161,7 +161,7 @@ def validate(cfg: Config) -> None:
     if wm.context + wm.horizon > cfg.dit.max_frames:
         raise DreamditError(f"context + horizon ({wm.context + wm.horizon}) exceeds --max-frames {cfg.dit.max_frames}")
     if cfg.dit.width % cfg.dit.heads:
-        raise DreamditError(f"--width {cfg.dit.width} must be divisible by --heads {cfg.dit.heads}")
+        raise DreamditError(f"--dit.width {cfg.dit.width} must be divisible by --heads {cfg.dit.heads}")
     if cfg.autoencoder.latent_size % cfg.dit.patch_size:
         raise DreamditError(f"--patch-size {cfg.dit.patch_size} must divide "
                             f"--latent-size {cfg.autoencoder.latent_size}")
