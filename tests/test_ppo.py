@@ -7,13 +7,15 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tqdm import tqdm
 
+from agent.bench_manifest import RUN_KEYS
 from agent.options import parse_config
 from agent.ppo import PPOTrainer
 from agent.ppo_network import PPOConfig, PPONetwork, gae, ppo_loss
 from conftest import run_cli
 from world_model.autoencoder import AutoencoderConfig
+from world_model.checkpoint import checkpoint_sha256
 
-RESULT_KEYS = {"env", "algo", "seed", "env_steps", "wall_time_s", "peak_memory_gb", "final_eval", "command"}
+RESULT_KEYS = set(RUN_KEYS) | {"checkpoint_sha256"}  # what the results manifest reads, and the final checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,7 @@ def test_rollout_skips_the_reset_steps_of_next_step_autoreset(tmp_path, repeat):
 def test_ppo_smoke_run_writes_the_same_outputs_as_dreamdit(ppo_run):
     results = json.loads((ppo_run / "results.json").read_text())
     assert set(results) == RESULT_KEYS and results["algo"] == "ppo"
+    assert results["checkpoint_sha256"] == checkpoint_sha256(ppo_run)
     assert 400 <= results["env_steps"] < 400 + 2  # the budget, overshot by less than one step of the 2 envs
     assert len(results["final_eval"]["returns"]) == 2
     assert json.loads((ppo_run / "config.json").read_text())["ppo"]["num_envs"] == 2
