@@ -23,6 +23,9 @@ class ActorCriticConfig:
     """lambda of the lambda-returns"""
     entropy_coef: float = 3e-3
     """entropy bonus (advantages are normalised, so this is scale-free)"""
+    actor_horizon: int = 0
+    """the policy learns from the first N dreamed decisions only, where the dreamed frames are still sharp; the
+    critic learns from all of them; 0: every decision of the horizon"""
     lr: float = 3e-4
     """Adam learning rate of actor and critic"""
     return_norm_decay: float = 0.99

@@ -175,6 +175,9 @@ def validate(cfg: Config) -> None:
                             "(--screen-action '' or --lookahead-samples 0 turns one off)")
     if t.algo == "ppo" and (t.screen_action or t.lookahead_samples):
         raise DreamditError("--screen-action and --lookahead-samples ask a world model, which --algo ppo has not")
+    if not 0 <= cfg.actor_critic.actor_horizon <= wm.horizon:
+        raise DreamditError(f"--actor-horizon must be between 0 (every dreamed decision) and --horizon "
+                            f"{wm.horizon}, got {cfg.actor_critic.actor_horizon}")
     if t.explore_hold_steps < 1:
         raise DreamditError(f"--explore-hold-steps must be at least 1, got {t.explore_hold_steps}")
     if not 0 <= t.explore_prob <= 1:

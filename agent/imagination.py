@@ -57,7 +57,10 @@ def imagination_loss(actor_critic, dream: Dream, return_scale: ReturnScale, clip
     log_probs = logits.log_softmax(-1)
     taken = log_probs.gather(-1, dream.actions[..., None]).squeeze(-1)
     entropy = -(log_probs.exp() * log_probs).sum(-1)
-    actor_loss = -(alive * (taken * advantages + cfg.entropy_coef * entropy)).mean()
+    # Later dreamed frames lose what a decision hinges on (Defend the Center: the monsters), yet their rewards
+    # still pay an action's average worth; `actor_horizon` keeps the policy from learning in them.
+    N = cfg.actor_horizon or H
+    actor_loss = -(alive * (taken * advantages + cfg.entropy_coef * entropy))[:, :N].mean()
     value_ce = -(twohot(returns, net.value_bins) * value_logits[:, :H].log_softmax(-1)).sum(-1)
     critic_loss = (alive * value_ce).mean()
     logs = {"losses/actor": actor_loss.item(), "losses/critic": critic_loss.item(),

@@ -151,6 +151,7 @@ def test_policy_updates_see_only_dreams(tmp_path, monkeypatch, minibatches):
     (["--explore-hold-steps", "0.5"], "must be at least 1"),
     (["--dream-minibatches", "0"], "must be at least 1"),
     (["--dream-minibatches", "5"], "exceeds --dream-batch"),
+    (["--actor-horizon", "5"], "--actor-horizon must be between 0"),
 ])
 def test_bad_input_gives_one_line_and_status_2(tmp_path, args, message):
     result = run_cli("--preset", "smoke", "--run-dir", tmp_path / "run", *args, cwd=tmp_path, timeout=120)
