@@ -129,9 +129,10 @@ PRESETS = {
         "ppo.hidden_size": 32,
     },
     # Defend the Center, a decision every 2 game steps: the best of 1, 2 and 4 (benchmarks/EXPERIMENTS.md).
-    # Its policies alone return 3.69-6.45 greedy over seven seeds (mean 4.76). Lookahead (--lookahead-samples)
+    # Its policies alone return 3.69-6.45 greedy over eight seeds (mean 4.82). Lookahead (--lookahead-samples)
     # lifted four weak agents of seven and cut three, both seeds trained with it among them (5.52 to 2.55, 4.99
-    # to 4.56); the action screen (--screen-action ATTACK) left fresh seeds 5 and 6 where they were.
+    # to 4.56); the action screen (--screen-action ATTACK) left fresh seeds 5 and 6 where they were; a weight average
+    # and --actor-horizon 3 did worse on seed 7 (1.7 and 4.4 against 5.3).
     "defendcenter": {"env.spec": "vizdoom:DefendCenter,repeat=2"},
     # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
     # Evaluation samples: without sticky actions a greedy policy can replay one trajectory forever.

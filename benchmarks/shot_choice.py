@@ -92,12 +92,14 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=2048, help="windows of stored frames to dream from")
     parser.add_argument("--episodes", type=int, default=50, help="real episodes played by each policy")
     parser.add_argument("--seed", type=int, default=30_000)
+    parser.add_argument("--latest-weights", action="store_true",
+                        help="a run that kept an average of its policy's weights: its last weights instead")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     results = {}
     for run in args.runs.split(","):
-        agent = load_agent(run)
+        agent = load_agent(run, average=not args.latest_weights)
         spec = agent.config.env.spec
         env = make_env(spec)
         names, variables = env.action_names, env.reset()[1].get("game_variables", {})
