@@ -11,10 +11,10 @@ from world_model.sampler import Dream
 
 def test_lambda_returns_one_step_td_at_lambda_0_and_discounted_sum_at_lambda_1():
     rewards, values = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 10.0, 20.0]])
-    alive = torch.ones(1, 2)
-    td = lambda_returns(rewards, values, alive, gamma=0.5, lam=0.0)
+    continues = torch.ones(1, 2)
+    td = lambda_returns(rewards, values, continues, gamma=0.5, lam=0.0)
     assert torch.allclose(td, torch.tensor([[1 + 0.5 * 10, 2 + 0.5 * 20]]))
-    monte_carlo = lambda_returns(rewards, values, alive, gamma=0.5, lam=1.0)
+    monte_carlo = lambda_returns(rewards, values, continues, gamma=0.5, lam=1.0)
     assert torch.allclose(monte_carlo, torch.tensor([[1 + 0.5 * 2 + 0.25 * 20, 2 + 0.5 * 20]]))
 
 
@@ -55,7 +55,6 @@ def test_actor_horizon_keeps_the_policy_from_learning_in_later_dreamed_decisions
 
 
 def test_the_critic_learns_from_every_dreamed_decision_whatever_the_actor_horizon():
-    torch.manual_seed(0)
     losses = []
     for actor_horizon in (0, 2):
         cfg = ActorCriticConfig(hidden=16, value_bins=9, value_limit=10.0, actor_horizon=actor_horizon)
