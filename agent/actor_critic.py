@@ -25,8 +25,9 @@ class ActorCriticConfig:
     """entropy bonus (advantages are normalised, so this is scale-free)"""
     actor_horizon: int = 0
     """the policy learns from the first N dreamed decisions only, where the dreamed frames are still sharp; the
-    critic learns from all of them; 0: every decision of the horizon. On Defend the Center (N = 3, one seed) the
-    policy aimed better but shot at nothing more (benchmarks/EXPERIMENTS.md)"""
+    critic learns from all of them; 0: every decision of the horizon. On Defend the Center (N = 3) the policy aimed
+    better but shot at nothing more, and with the action screen three fresh seeds fell below the preset
+    (benchmarks/EXPERIMENTS.md)"""
     lr: float = 3e-4
     """Adam learning rate of actor and critic"""
     return_norm_decay: float = 0.99
