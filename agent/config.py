@@ -132,7 +132,8 @@ PRESETS = {
     # Its policies alone return 3.69-6.45 greedy over eight seeds (mean 4.82). Lookahead (--lookahead-samples)
     # lifted four weak agents of seven and cut three, both seeds trained with it among them (5.52 to 2.55, 4.99
     # to 4.56); the action screen (--screen-action ATTACK) left fresh seeds 5 and 6 where they were; a weight average
-    # and --actor-horizon 3 did worse on seed 7 (1.7 and 4.4 against 5.3).
+    # and --actor-horizon 3 did worse on seed 7 (1.7 and 4.4 against 5.3), and --actor-horizon 3 with the screen on
+    # fresh seeds 8-10 (mean 2.21).
     "defendcenter": {"env.spec": "vizdoom:DefendCenter,repeat=2"},
     # The Atari 100k protocol: 100k agent steps, rewards clipped for learning only, 100 final episodes.
     # Evaluation samples: without sticky actions a greedy policy can replay one trajectory forever.
