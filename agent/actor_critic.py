@@ -30,6 +30,9 @@ class ActorCriticConfig:
     (benchmarks/EXPERIMENTS.md)"""
     lr: float = 3e-4
     """Adam learning rate of actor and critic"""
+    anneal_lr: bool = False
+    """the learning rate falls linearly to 0 at the last game step, as the PPO baseline's does, so that the last
+    iterations move the policy less"""
     return_norm_decay: float = 0.99
     """EMA decay of the 5th-95th percentile range of returns"""
 

@@ -27,6 +27,7 @@ from agent.config import Config
 from agent.evaluate import evaluate
 from agent.ppo_network import PPONetwork, explained_variance, gae, load_network_state, ppo_loss
 from agent.run_dir import prepare_run_dir, setup_torch, write_results
+from agent.updates import annealed_lr
 from envs import DreamditError, action_repeat, make_vector_env
 from envs.vector import finished_episodes
 from world_model.checkpoint import CHECKPOINT_NAME, check_same_env, load_checkpoint, save_checkpoint
@@ -123,8 +124,8 @@ class PPOTrainer:
     def anneal_learning_rate(self) -> None:
         p = self.cfg.ppo
         if p.anneal_lr:
-            done = self.counters["env_steps"] / self.cfg.train.total_steps
-            self.optimizer.param_groups[0]["lr"] = p.lr * max(0.0, 1 - done)
+            lr = annealed_lr(p.lr, self.counters["env_steps"], self.cfg.train.total_steps)
+            self.optimizer.param_groups[0]["lr"] = lr
 
     def evaluate(self, episodes: int) -> dict:
         t = self.cfg.train

@@ -43,11 +43,22 @@ class Updater:
         self.counters["bad_updates"] = 0
         return True
 
+    def anneal_actor_critic(self, cfg, env_steps: int) -> None:
+        """With `actor_critic.anneal_lr`, the actor-critic's learning rate falls linearly to 0 over the run."""
+        if cfg.actor_critic.anneal_lr:
+            lr = annealed_lr(cfg.actor_critic.lr, env_steps, cfg.train.total_steps)
+            self.optimizers["actor_critic"].param_groups[0]["lr"] = lr
+
     def stop_if_stuck(self, name: str) -> None:
         """After a skipped update (and its log): too many in a row stop the run."""
         if self.counters["bad_updates"] >= MAX_BAD_UPDATES:
             raise DreamditError(f"{MAX_BAD_UPDATES} non-finite {name} updates in a row: stopping; "
                                 f"the last good checkpoint is in {self.run_dir}")
+
+
+def annealed_lr(lr: float, steps: int, total_steps: int) -> float:
+    """`lr` falling linearly from the first step to 0 at `total_steps`."""
+    return lr * max(0.0, 1 - steps / total_steps)
 
 
 def progress(updates: int, desc: str):

@@ -14,6 +14,7 @@ from agent.cli import COMMANDS
 from agent.checkpoint import build_agent, load_agent
 from agent.config import PRESETS, Config
 from agent.options import parse_config
+from agent.updates import annealed_lr
 from conftest import run_cli
 from envs import make_env
 from world_model.checkpoint import load_checkpoint
@@ -214,3 +215,14 @@ def test_policy_average_leaves_training_as_it_was_and_is_what_evaluation_plays(s
     assert torch.equal(load_agent(run, average=False).actor_critic.state_dict()["actor.0.weight"], latest)
     result = run_cli("eval", "--checkpoint", run, "--episodes", 1, "--latest-weights", cwd=tmp_path)
     assert result.returncode == 0 and "return" in result.stdout, result.stderr[-3000:]
+
+
+def test_annealed_policy_learning_rate_falls_to_zero_over_the_run_and_leaves_the_world_model_alone(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("--preset", "smoke", "--run-dir", run, "--actor-critic.anneal-lr", "true", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cfg, optimizers = Config(), load_checkpoint(run)["state"]["optimizers"]
+    # The smoke preset's last iteration starts at game step 300 of 400: a quarter of the learning rate is left.
+    assert optimizers["actor_critic"]["param_groups"][0]["lr"] == pytest.approx(cfg.actor_critic.lr / 4)
+    assert optimizers["world_model"]["param_groups"][0]["lr"] == cfg.train.world_model_lr
+    assert annealed_lr(1.0, 0, 400) == 1.0 and annealed_lr(1.0, 500, 400) == 0.0
