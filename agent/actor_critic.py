@@ -32,7 +32,8 @@ class ActorCriticConfig:
     """Adam learning rate of actor and critic"""
     anneal_lr: bool = False
     """the learning rate falls linearly to 0 at the last game step, as the PPO baseline's does, so that the last
-    iterations move the policy less"""
+    iterations move the policy less. On Defend the Center (seeds 11-13) it steadied the evaluations but did not lift
+    the mean (benchmarks/EXPERIMENTS.md)"""
     return_norm_decay: float = 0.99
     """EMA decay of the 5th-95th percentile range of returns"""
 
