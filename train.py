@@ -195,12 +195,12 @@ class Trainer:
         """Play with the policy, update the DiT and the policy; evaluate and checkpoint on their schedules."""
         t, c = self.cfg.train, self.counters
         iteration_start, steps_before = time.time(), c["env_steps"]
-        self.updater.anneal_actor_critic(self.cfg, steps_before)  # by the steps before this iteration's play
+        policy_lr = self.updater.anneal_actor_critic(steps_before)  # by the steps before this iteration's play
         self.collect(min(t.steps_per_iteration, t.total_steps - c["env_steps"]), random=False)
         self.train_world_model(t.world_model_updates)
         self.train_policy_in_dreams(t.policy_updates)
         self.log({"charts/SPS": (c["env_steps"] - steps_before) / (time.time() - iteration_start),
-                  "charts/policy_learning_rate": self.updater.optimizers["actor_critic"].param_groups[0]["lr"]})
+                  "charts/policy_learning_rate": policy_lr})
         if c["env_steps"] - c["last_eval_step"] >= t.eval_every:
             if self.dist.is_main:
                 self.evaluate(t.eval_episodes)

@@ -25,6 +25,8 @@ class Updater:
             "actor_critic": torch.optim.Adam(agent.actor_critic.parameters(), lr=cfg.actor_critic.lr),
         }
         self.counters = counters
+        # None: the actor-critic keeps its learning rate; else (its base rate, the run's game steps) to anneal over.
+        self.policy_anneal = (cfg.actor_critic.lr, t.total_steps) if cfg.actor_critic.anneal_lr else None
 
     def step(self, name: str, loss: torch.Tensor) -> bool:
         """Backpropagate `loss` into module `name` and step its optimizer -> whether the update was taken."""
@@ -43,11 +45,12 @@ class Updater:
         self.counters["bad_updates"] = 0
         return True
 
-    def anneal_actor_critic(self, cfg, env_steps: int) -> None:
-        """With `actor_critic.anneal_lr`, the actor-critic's learning rate falls linearly to 0 over the run."""
-        if cfg.actor_critic.anneal_lr:
-            lr = annealed_lr(cfg.actor_critic.lr, env_steps, cfg.train.total_steps)
-            self.optimizers["actor_critic"].param_groups[0]["lr"] = lr
+    def anneal_actor_critic(self, env_steps: int) -> float:
+        """With `actor_critic.anneal_lr`, set the actor-critic's learning rate for `env_steps` -> the rate in use."""
+        group = self.optimizers["actor_critic"].param_groups[0]
+        if self.policy_anneal:
+            group["lr"] = annealed_lr(self.policy_anneal[0], env_steps, self.policy_anneal[1])
+        return group["lr"]
 
     def stop_if_stuck(self, name: str) -> None:
         """After a skipped update (and its log): too many in a row stop the run."""
